@@ -1,0 +1,214 @@
+"""The interface every gateway product implements, and the HTTP plumbing they share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import hashlib
+import hmac
+import json
+from typing import Any, ClassVar
+
+import aiohttp
+
+from .errors import (
+    GatewayConnectionError,
+    GatewayRateLimited,
+    GatewayResponseError,
+    GatewayUnsupported,
+)
+from .models import (
+    Capability,
+    InboundEvent,
+    LoginQr,
+    OutgoingMedia,
+    PhoneCheck,
+    SentMessage,
+    SessionStatus,
+)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A gateway answer: HTTP status, headers and body, decoded as JSON when it is JSON."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self, what: str) -> Any:
+        """The body as JSON, or a clear error naming what we asked for."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError) as err:
+            raise GatewayResponseError(
+                f"The gateway answered the {what} request with something that is not JSON "
+                f"(HTTP {self.status})"
+            ) from err
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a Retry-After header, when it holds a number."""
+    try:
+        return float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of a raw body, as gateways put it in their signature headers."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Gateway(ABC):
+    """A WhatsApp HTTP gateway holding one WhatsApp account."""
+
+    kind: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        """Use the caller's HTTP session; never open one of our own."""
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one request; network failures and overload become library errors."""
+        url = f"{self._base_url}{path}"
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=headers,
+                json=json_body,
+                params=params,
+                timeout=DEFAULT_TIMEOUT,
+            ) as resp:
+                body = await resp.read()
+                response = Response(resp.status, dict(resp.headers), body)
+        except TimeoutError as err:
+            raise GatewayConnectionError(
+                f"The gateway at {self._base_url} did not answer the {what} request in time"
+            ) from err
+        except aiohttp.ClientError as err:
+            raise GatewayConnectionError(
+                f"Cannot reach the gateway at {self._base_url} ({what}): {err}"
+            ) from err
+        if response.status == 429:
+            raise GatewayRateLimited(
+                f"The gateway is rate limiting requests ({what}); try again later",
+                retry_after(response.headers),
+            )
+        if response.status in (502, 503, 504):
+            raise GatewayConnectionError(
+                f"The gateway at {self._base_url} is unavailable (HTTP {response.status}, {what})"
+            )
+        return response
+
+    # Session
+
+    @abstractmethod
+    async def status(self) -> SessionStatus:
+        """Ask the gateway for the state of the session."""
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Start the session (the gateway then shows a QR or reconnects)."""
+
+    @abstractmethod
+    async def logout(self) -> None:
+        """Unlink the WhatsApp account from the gateway."""
+
+    @abstractmethod
+    async def restart(self) -> None:
+        """Restart the session without unlinking it."""
+
+    @abstractmethod
+    async def login_qr(self) -> LoginQr:
+        """The current pairing QR code."""
+
+    async def request_pairing_code(self, phone: str) -> str:
+        """A code to type on the phone instead of scanning the QR."""
+        raise self._unsupported("linking with a phone number")
+
+    # Sending
+
+    @abstractmethod
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None
+    ) -> SentMessage:
+        """Send a text message."""
+
+    @abstractmethod
+    async def send_media(
+        self,
+        to: str,
+        media: OutgoingMedia,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> SentMessage:
+        """Send a file, encoded the way the gateway wants it."""
+
+    async def send_location(
+        self, to: str, latitude: float, longitude: float, *, name: str | None = None
+    ) -> SentMessage:
+        """Send a location pin."""
+        raise self._unsupported("sending locations")
+
+    async def send_contact(self, to: str, name: str, vcard: str) -> SentMessage:
+        """Send a contact card."""
+        raise self._unsupported("sending contacts")
+
+    async def send_reaction(
+        self, to: str, message_id: str, emoji: str, *, from_me: bool = False
+    ) -> SentMessage:
+        """React to a message with an emoji (an empty emoji removes the reaction)."""
+        raise self._unsupported("reactions")
+
+    async def mark_read(
+        self, chat_id: str, message_ids: Sequence[str], *, sender: str | None = None
+    ) -> None:
+        """Mark messages as read (blue ticks)."""
+        raise self._unsupported("marking messages as read")
+
+    async def check_phones(self, phones: Sequence[str]) -> list[PhoneCheck]:
+        """Which of these phone numbers have WhatsApp."""
+        raise self._unsupported("checking phone numbers")
+
+    # Inbound
+
+    @abstractmethod
+    async def configure_webhook(self, url: str, secret: str | None) -> None:
+        """Make the gateway post its events to this URL (signed with the secret if it can)."""
+
+    @abstractmethod
+    async def get_webhook(self) -> str | None:
+        """The URL the gateway currently posts its events to."""
+
+    @abstractmethod
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
+        """Turn a webhook body into events; pure, no I/O; raises only GatewayResponseError."""
+
+    @abstractmethod
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
+        """Whether a webhook body really comes from this gateway account."""
+
+    async def poll_events(self, cursor: str | None) -> tuple[list[InboundEvent], str | None]:
+        """Fetch events since the cursor, for gateways that cannot push."""
+        raise self._unsupported("polling for messages")
+
+    def _unsupported(self, feature: str) -> GatewayUnsupported:
+        return GatewayUnsupported(f"The {self.kind} gateway does not support {feature}")

@@ -1,0 +1,44 @@
+"""Exceptions raised by the gateway library.
+
+Every message is written for the person who has to fix the problem: it says what went wrong
+and, where possible, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class of every error raised by this library."""
+
+
+class GatewayConnectionError(GatewayError):
+    """The gateway could not be reached (network error, time-out, 5xx without an answer)."""
+
+
+class GatewayAuthError(GatewayError):
+    """The gateway rejected the credentials (token, API key, product id)."""
+
+
+class GatewayNotLoggedIn(GatewayError):
+    """The WhatsApp session is not linked or not connected, so the request cannot be served."""
+
+
+class GatewayRateLimited(GatewayError):
+    """The gateway asked us to slow down."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        """Store how long the gateway asked us to wait, when it said so."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GatewayResponseError(GatewayError):
+    """The gateway answered, but with an error or with something we cannot understand."""
+
+
+class GatewayUnsupported(GatewayError):
+    """The gateway product cannot do what was asked (e.g. pairing codes on Maytapi)."""
+
+
+class InvalidChatId(GatewayError, ValueError):
+    """A phone number or chat id could not be understood."""

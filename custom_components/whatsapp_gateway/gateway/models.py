@@ -1,0 +1,221 @@
+"""Typed models shared by every gateway product."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+import mimetypes
+from typing import Any
+
+
+class SessionState(StrEnum):
+    """State of the WhatsApp session behind a gateway."""
+
+    CONNECTED = "connected"
+    CONNECTING = "connecting"
+    PAIRING = "pairing"
+    DISCONNECTED = "disconnected"
+    LOGGED_OUT = "logged_out"
+    FAILED = "failed"
+
+
+class Capability(StrEnum):
+    """Optional features a gateway product may offer."""
+
+    PAIRING_CODE = "pairing_code"
+    WEBHOOK = "webhook"
+    POLLING = "polling"
+    HMAC = "hmac"
+    LOCATION = "location"
+    CONTACT = "contact"
+    REACTION = "reaction"
+    STICKER = "sticker"
+    VOICE = "voice"
+    MARK_READ = "mark_read"
+    CHECK_PHONE = "check_phone"
+
+
+class MessageKind(StrEnum):
+    """What an incoming message carries."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    VOICE = "voice"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACT = "contact"
+    REACTION = "reaction"
+    POLL = "poll"
+    OTHER = "other"
+
+
+class MediaKind(StrEnum):
+    """How an outgoing file is presented in WhatsApp."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    VOICE = "voice"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+
+
+class DeliveryStatus(StrEnum):
+    """Delivery state of a message we sent."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginQr:
+    """A pairing QR code: the raw payload when the gateway gives it, else a PNG image."""
+
+    payload: str | None = None
+    image: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """What the gateway says about the session."""
+
+    state: SessionState
+    phone: str | None = None
+    jid: str | None = None
+    name: str | None = None
+    qr: LoginQr | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMedia:
+    """A file to send: its bytes, MIME type, file name and how to present it."""
+
+    data: bytes
+    mime_type: str
+    filename: str
+    kind: MediaKind
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        filename: str,
+        mime_type: str | None = None,
+        kind: MediaKind | None = None,
+    ) -> OutgoingMedia:
+        """Fill in the MIME type from the file name and the kind from the MIME type."""
+        mime = mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return cls(data, mime, filename, kind or media_kind_for(mime))
+
+
+def media_kind_for(mime_type: str) -> MediaKind:
+    """Pick how WhatsApp should present a file of this MIME type."""
+    mime = mime_type.split(";")[0].strip().lower()
+    if mime == "image/webp":
+        return MediaKind.STICKER
+    if mime in ("image/jpeg", "image/png"):
+        return MediaKind.IMAGE
+    if mime in ("video/mp4", "video/3gpp"):
+        return MediaKind.VIDEO
+    if mime.startswith("audio/"):
+        return MediaKind.AUDIO
+    return MediaKind.DOCUMENT
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """The gateway accepted a message."""
+
+    message_id: str
+    chat_id: str
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMedia:
+    """Media attached to an incoming message: inline bytes, a URL, or only its description."""
+
+    mime_type: str | None = None
+    filename: str | None = None
+    url: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A shared location."""
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A shared contact card."""
+
+    name: str | None
+    vcard: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A message that arrived in one of the account's chats."""
+
+    message_id: str
+    chat_id: str
+    sender: str | None
+    sender_id: str
+    sender_name: str | None
+    is_group: bool
+    from_me: bool
+    kind: MessageKind
+    timestamp: datetime
+    text: str | None = None
+    caption: str | None = None
+    media: InboundMedia | None = None
+    location: Location | None = None
+    contact: Contact | None = None
+    quoted_message_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStatusUpdate:
+    """Messages we sent changed their delivery state."""
+
+    message_ids: tuple[str, ...]
+    chat_id: str | None
+    status: DeliveryStatus
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """The session changed state (paired, connected, dropped, logged out, new QR)."""
+
+    state: SessionState
+    reason: str | None = None
+    phone: str | None = None
+    qr: LoginQr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneCheck:
+    """Whether a phone number has WhatsApp."""
+
+    phone: str
+    on_whatsapp: bool
+    chat_id: str | None = None
+
+
+type InboundEvent = IncomingMessage | MessageStatusUpdate | SessionEvent

@@ -1,0 +1,669 @@
+"""asternic/wuzapi: a self-hosted REST server over whatsmeow, one "user" per WhatsApp account."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import hmac
+import secrets
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import aiohttp
+
+from . import payload as p
+from .base import Gateway, hmac_sha256_hex
+from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .errors import (
+    GatewayAuthError,
+    GatewayNotLoggedIn,
+    GatewayResponseError,
+)
+from .media import decode_base64, from_data_url, to_data_url
+from .models import (
+    Capability,
+    Contact,
+    DeliveryStatus,
+    InboundEvent,
+    InboundMedia,
+    IncomingMessage,
+    Location,
+    LoginQr,
+    MediaKind,
+    MessageKind,
+    MessageStatusUpdate,
+    OutgoingMedia,
+    PhoneCheck,
+    SentMessage,
+    SessionEvent,
+    SessionState,
+    SessionStatus,
+)
+
+# Events we subscribe to. Always sent explicitly: newer builds store an empty list as "none".
+SUBSCRIBED_EVENTS: Final = (
+    "Message",
+    "ReadReceipt",
+    "QR",
+    "QRTimeout",
+    "PairSuccess",
+    "PairError",
+    "Connected",
+    "Disconnected",
+    "LoggedOut",
+    "ConnectFailure",
+    "TemporaryBan",
+    "ClientOutdated",
+)
+SIGNATURE_HEADER: Final = "x-hmac-signature"
+
+# Error texts wuzapi answers with (HTTP 500) when the session cannot serve a request.
+_NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in")
+_ALREADY_UP_ERRORS = ("already connected", "already logged in", "already loggedin")
+
+# whatsmeow message keys that carry content, and the kind each stands for.
+_CONTENT_KINDS: Final = {
+    "conversation": MessageKind.TEXT,
+    "extendedTextMessage": MessageKind.TEXT,
+    "imageMessage": MessageKind.IMAGE,
+    "videoMessage": MessageKind.VIDEO,
+    "ptvMessage": MessageKind.VIDEO,
+    "audioMessage": MessageKind.AUDIO,
+    "documentMessage": MessageKind.DOCUMENT,
+    "stickerMessage": MessageKind.STICKER,
+    "locationMessage": MessageKind.LOCATION,
+    "liveLocationMessage": MessageKind.LOCATION,
+    "contactMessage": MessageKind.CONTACT,
+    "contactsArrayMessage": MessageKind.CONTACT,
+    "reactionMessage": MessageKind.REACTION,
+    "pollCreationMessage": MessageKind.POLL,
+    "pollCreationMessageV2": MessageKind.POLL,
+    "pollCreationMessageV3": MessageKind.POLL,
+}
+# Wrappers whose inner `message` holds the real content.
+_WRAPPERS: Final = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+)
+# Keys that only ever carry protocol bookkeeping, never something a user wrote.
+_NOISE: Final = frozenset(
+    key.lower()
+    for key in (
+        "protocolMessage",
+        "senderKeyDistributionMessage",
+        "messageContextInfo",
+        "pollUpdateMessage",
+        "keepInChatMessage",
+        "encReactionMessage",
+        "deviceSentMessage",
+    )
+)
+_SESSION_EVENTS: Final = {
+    "connected": SessionState.CONNECTED,
+    "disconnected": SessionState.DISCONNECTED,
+    "keepalivetimeout": SessionState.DISCONNECTED,
+    "streamreplaced": SessionState.DISCONNECTED,
+    "qrtimeout": SessionState.DISCONNECTED,
+    "loggedout": SessionState.LOGGED_OUT,
+    "connectfailure": SessionState.FAILED,
+    "temporaryban": SessionState.FAILED,
+    "clientoutdated": SessionState.FAILED,
+    "pairerror": SessionState.PAIRING,
+}
+_RECEIPT_STATES: Final = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "played": DeliveryStatus.PLAYED,
+}
+_MEDIA_ENDPOINTS: Final = {
+    MediaKind.IMAGE: ("image", "Image"),
+    MediaKind.VIDEO: ("video", "Video"),
+    MediaKind.AUDIO: ("audio", "Audio"),
+    MediaKind.VOICE: ("audio", "Audio"),
+    MediaKind.DOCUMENT: ("document", "Document"),
+    MediaKind.STICKER: ("sticker", "Sticker"),
+}
+_REMEMBERED_SENDERS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class WuzapiUser:
+    """A user (one WhatsApp account) on a wuzapi server."""
+
+    id: str
+    name: str
+    token: str
+
+
+class WuzapiGateway(Gateway):
+    """Client for one wuzapi user, plus the admin calls that create users."""
+
+    kind = "wuzapi"
+    capabilities = frozenset(
+        {
+            Capability.PAIRING_CODE,
+            Capability.WEBHOOK,
+            Capability.HMAC,
+            Capability.LOCATION,
+            Capability.CONTACT,
+            Capability.REACTION,
+            Capability.STICKER,
+            Capability.VOICE,
+            Capability.MARK_READ,
+            Capability.CHECK_PHONE,
+        }
+    )
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token: str | None = None,
+        admin_token: str | None = None,
+    ) -> None:
+        """A user token for the session calls; the admin token only to manage users."""
+        super().__init__(session, base_url)
+        self._token = token
+        self._admin_token = admin_token
+        # Replies in WhatsApp must name the quoted message's sender; remember recent ones.
+        self._senders: OrderedDict[str, str] = OrderedDict()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Any = None,
+        admin: bool = False,
+        ok_errors: tuple[str, ...] = (),
+    ) -> Any:
+        """One API call; returns the envelope's `data` and maps its errors."""
+        if admin:
+            if not self._admin_token:
+                raise GatewayAuthError("Managing wuzapi users needs the server's admin token")
+            headers = {"Authorization": self._admin_token}
+        else:
+            if not self._token:
+                raise GatewayAuthError("No wuzapi user token is configured")
+            headers = {"Token": self._token}
+        response = await self._request(method, path, what=what, headers=headers, json_body=body)
+        if response.status in (401, 403):
+            which = "admin token" if admin else "user token"
+            raise GatewayAuthError(f"The wuzapi server rejected the {which}")
+        envelope = response.json(what)
+        if 200 <= response.status < 300 and p.get(envelope, "success") is not False:
+            data = p.get(envelope, "data")
+            return envelope if data is None else data
+        error = p.get_str(envelope, "error") or f"HTTP {response.status}"
+        lowered = error.lower()
+        if any(text in lowered for text in ok_errors):
+            return {}
+        if any(text in lowered for text in _NOT_LOGGED_IN_ERRORS):
+            raise GatewayNotLoggedIn(
+                f"The WhatsApp session on the wuzapi server is not ready ({error}); "
+                "it must be connected and paired with the phone"
+            )
+        raise GatewayResponseError(f"The wuzapi server refused the {what} request: {error}")
+
+    # Users (admin token)
+
+    async def create_user(
+        self,
+        name: str,
+        *,
+        token: str | None = None,
+        webhook: str = "",
+        hmac_key: str | None = None,
+    ) -> WuzapiUser:
+        """Create a user for a new WhatsApp account; the token is generated when not given."""
+        token = token or secrets.token_hex(16)
+        body: dict[str, Any] = {
+            "name": name,
+            "token": token,
+            "webhook": webhook,
+            "events": ",".join(SUBSCRIBED_EVENTS),
+            "osname": "Home Assistant",
+            # Without this, newly created users get no media in their webhooks.
+            "s3Config": {"enabled": False, "mediaDelivery": "base64"},
+        }
+        if hmac_key:
+            body["hmacKey"] = hmac_key
+        data = await self._call("POST", "/admin/users", what="create user", body=body, admin=True)
+        return WuzapiUser(
+            id=p.require_str(data, "id", what="new user"),
+            name=p.get_str(data, "name") or name,
+            token=p.get_str(data, "token") or token,
+        )
+
+    async def list_users(self) -> list[WuzapiUser]:
+        """The users on the server."""
+        data = await self._call("GET", "/admin/users", what="list users", admin=True)
+        if not isinstance(data, list):
+            raise GatewayResponseError("The wuzapi server's user list is not a list")
+        return [
+            WuzapiUser(
+                id=p.require_str(item, "id", what="user"),
+                name=p.get_str(item, "name") or "",
+                token=p.get_str(item, "token") or "",
+            )
+            for item in data
+        ]
+
+    # Session
+
+    async def status(self) -> SessionStatus:
+        """Read /session/status in both the old and the new shape."""
+        try:
+            data = await self._call("GET", "/session/status", what="status")
+        except GatewayNotLoggedIn:
+            # Old builds answer "no session" until /session/connect is called.
+            return SessionStatus(SessionState.DISCONNECTED, detail="no session")
+        connected = p.get_bool(data, "connected")
+        logged_in = p.get_bool(data, "loggedIn")
+        jid = p.get_str(data, "jid")
+        qr_text = p.get_str(data, "qrcode")
+        qr = LoginQr(image=from_data_url(qr_text, "QR code")) if qr_text else None
+        if connected and logged_in:
+            state = SessionState.CONNECTED
+        elif connected:
+            state = SessionState.PAIRING
+        elif jid or p.get(data, "jid") is None:
+            state = SessionState.DISCONNECTED
+        else:
+            # New builds: not running and not paired, so the phone has to be linked again.
+            state = SessionState.LOGGED_OUT
+        return SessionStatus(
+            state=state,
+            phone=phone_of(jid),
+            jid=canonical_jid(jid) if jid else None,
+            name=p.get_str(data, "name"),
+            qr=qr if state is SessionState.PAIRING else None,
+        )
+
+    async def connect(self) -> None:
+        """Start the session with our event subscription; already running counts as done."""
+        await self._call(
+            "POST",
+            "/session/connect",
+            what="connect",
+            body={"Subscribe": list(SUBSCRIBED_EVENTS), "Immediate": True},
+            ok_errors=_ALREADY_UP_ERRORS,
+        )
+
+    async def logout(self) -> None:
+        """Unlink the device; the next connect shows a QR code."""
+        await self._call("POST", "/session/logout", what="logout")
+
+    async def restart(self) -> None:
+        """Disconnect and connect again, keeping the pairing."""
+        await self._call("POST", "/session/disconnect", what="disconnect", ok_errors=("no session",))
+        await self.connect()
+
+    async def login_qr(self) -> LoginQr:
+        """The QR code wuzapi currently shows (a PNG data URL)."""
+        data = await self._call("GET", "/session/qr", what="QR code")
+        qr = p.get_str(data, "QRCode")
+        if not qr:
+            raise GatewayResponseError(
+                "The wuzapi server has no QR code yet; it shows one a few seconds after connecting"
+            )
+        return LoginQr(image=from_data_url(qr, "QR code"))
+
+    async def request_pairing_code(self, phone: str) -> str:
+        """A code to enter on the phone under Linked devices → Link with phone number."""
+        number = parse_chat_id(phone).phone
+        if number is None:
+            raise GatewayResponseError(f"'{phone}' is not a phone number")
+        data = await self._call(
+            "POST", "/session/pairphone", what="pairing code", body={"Phone": number}
+        )
+        return p.require_str(data, "LinkingCode", what="pairing code answer")
+
+    # Sending
+
+    async def _send(
+        self,
+        endpoint: str,
+        to: str,
+        fields: dict[str, Any],
+        *,
+        what: str,
+        reply_to: str | None = None,
+    ) -> SentMessage:
+        chat = parse_chat_id(to)
+        body = {"Phone": _wire_target(chat), **fields}
+        if reply_to:
+            body["ContextInfo"] = {
+                "StanzaID": reply_to,
+                "Participant": self._senders.get(reply_to, chat.jid()),
+            }
+        data = await self._call("POST", endpoint, what=what, body=body)
+        return SentMessage(
+            message_id=p.require_str(data, "Id", what=f"{what} answer"),
+            chat_id=chat.jid(),
+            timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
+        )
+
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None
+    ) -> SentMessage:
+        """POST /chat/send/text."""
+        return await self._send(
+            "/chat/send/text", to, {"Body": text}, what="send text", reply_to=reply_to
+        )
+
+    async def send_media(
+        self,
+        to: str,
+        media: OutgoingMedia,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+    ) -> SentMessage:
+        """Pick the endpoint from the media kind and upload the file as a data URL.
+
+        WhatsApp shows no caption on audio, voice notes and stickers; it is not sent for those.
+        """
+        name, field = _MEDIA_ENDPOINTS[media.kind]
+        mime = media.mime_type
+        # Old builds only take documents as application/octet-stream data URLs.
+        upload_mime = "application/octet-stream" if media.kind is MediaKind.DOCUMENT else mime
+        fields: dict[str, Any] = {field: to_data_url(media.data, upload_mime)}
+        if media.kind in (MediaKind.AUDIO, MediaKind.VOICE):
+            fields["ptt"] = media.kind is MediaKind.VOICE
+            fields["mimetype"] = mime
+        elif media.kind is not MediaKind.STICKER:
+            fields["MimeType"] = mime
+            if caption:
+                fields["Caption"] = caption
+        if media.kind is MediaKind.DOCUMENT:
+            fields["FileName"] = media.filename
+        return await self._send(
+            f"/chat/send/{name}", to, fields, what=f"send {media.kind}", reply_to=reply_to
+        )
+
+    async def send_location(
+        self, to: str, latitude: float, longitude: float, *, name: str | None = None
+    ) -> SentMessage:
+        """POST /chat/send/location."""
+        fields: dict[str, Any] = {"Latitude": latitude, "Longitude": longitude}
+        if name:
+            fields["Name"] = name
+        return await self._send("/chat/send/location", to, fields, what="send location")
+
+    async def send_contact(self, to: str, name: str, vcard: str) -> SentMessage:
+        """POST /chat/send/contact."""
+        return await self._send(
+            "/chat/send/contact", to, {"Name": name, "Vcard": vcard}, what="send contact"
+        )
+
+    async def send_reaction(
+        self, to: str, message_id: str, emoji: str, *, from_me: bool = False
+    ) -> SentMessage:
+        """POST /chat/react; own messages are addressed as `me:<id>`."""
+        fields: dict[str, Any] = {
+            "Body": emoji or "remove",
+            "Id": f"me:{message_id}" if from_me else message_id,
+        }
+        if parse_chat_id(to).is_group and message_id in self._senders:
+            fields["Participant"] = self._senders[message_id]
+        return await self._send("/chat/react", to, fields, what="send reaction")
+
+    async def mark_read(
+        self, chat_id: str, message_ids: Sequence[str], *, sender: str | None = None
+    ) -> None:
+        """POST /chat/markread; in groups the sender of the messages is needed too."""
+        body: dict[str, Any] = {"Id": list(message_ids), "Chat": parse_chat_id(chat_id).jid()}
+        if sender:
+            body["Sender"] = parse_chat_id(sender).jid()
+        await self._call("POST", "/chat/markread", what="mark read", body=body)
+
+    async def check_phones(self, phones: Sequence[str]) -> list[PhoneCheck]:
+        """POST /user/check."""
+        numbers = []
+        for phone in phones:
+            number = parse_chat_id(phone).phone
+            if number is None:
+                raise GatewayResponseError(f"'{phone}' is not a phone number")
+            numbers.append(number)
+        data = await self._call("POST", "/user/check", what="check phones", body={"Phone": numbers})
+        users = p.get(data, "Users")
+        if not isinstance(users, list):
+            raise GatewayResponseError("The wuzapi server's phone check has no user list")
+        return [
+            PhoneCheck(
+                phone=p.require_str(user, "Query", what="phone check"),
+                on_whatsapp=p.get_bool(user, "IsInWhatsapp"),
+                chat_id=canonical_jid(jid) if (jid := p.get_str(user, "JID")) else None,
+            )
+            for user in users
+        ]
+
+    # Inbound
+
+    async def configure_webhook(self, url: str, secret: str | None) -> None:
+        """Point the user's webhook at us and, with a secret, have wuzapi sign its posts."""
+        await self._call(
+            "POST",
+            "/webhook",
+            what="set webhook",
+            body={"webhookURL": url, "events": list(SUBSCRIBED_EVENTS)},
+        )
+        if secret:
+            await self._call(
+                "POST", "/session/hmac/config", what="set HMAC key", body={"hmac_key": secret}
+            )
+
+    async def get_webhook(self) -> str | None:
+        """GET /webhook."""
+        data = await self._call("GET", "/webhook", what="get webhook")
+        return p.get_str(data, "webhook")
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
+        """Check the HMAC signature; unsigned old builds are checked by their `token` field."""
+        if secret:
+            signature = _header(headers, SIGNATURE_HEADER) or ""
+            expected = hmac_sha256_hex(secret, body)
+            return hmac.compare_digest(signature.strip().lower(), expected)
+        if self._token and _is_form(headers, body):
+            token = _form_fields(body).get("token")
+            if token is not None:
+                return hmac.compare_digest(token, self._token)
+        return True
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
+        """Parse a form (`jsonData=…`) or JSON webhook body into events."""
+        if _is_form(headers, body):
+            json_data = _form_fields(body).get("jsonData")
+            if json_data is None:
+                raise GatewayResponseError("The wuzapi webhook form has no jsonData field")
+            event = p.load_json(json_data, "wuzapi webhook jsonData")
+        else:
+            event = p.load_json(body, "wuzapi webhook body")
+        if not isinstance(event, dict):
+            raise GatewayResponseError("The wuzapi webhook body is not a JSON object")
+        return self._events_from(event)
+
+    def _events_from(self, event: dict[str, Any]) -> list[InboundEvent]:
+        event_type = p.require_str(event, "type", what="webhook").lower()
+        inner = p.get(event, "event")
+        if event_type == "message":
+            message = self._message_from(event, inner)
+            return [message] if message else []
+        if event_type in ("readreceipt", "receipt"):
+            update = _receipt_from(event, inner)
+            return [update] if update else []
+        if event_type == "qr":
+            qr_text = p.get_str(event, "qrCodeBase64")
+            qr = LoginQr(image=from_data_url(qr_text, "QR code")) if qr_text else None
+            return [SessionEvent(SessionState.PAIRING, reason="qr", qr=qr)]
+        if event_type == "pairsuccess":
+            return [
+                SessionEvent(
+                    SessionState.CONNECTING, reason="paired", phone=phone_of(p.get_str(inner, "ID"))
+                )
+            ]
+        if event_type in _SESSION_EVENTS:
+            reason = p.get_str(event, "reason", "error") or p.get_str(inner, "Reason")
+            return [SessionEvent(_SESSION_EVENTS[event_type], reason=reason or event_type)]
+        # Presence, typing, history sync and the like are of no use to Home Assistant.
+        return []
+
+    def _message_from(self, event: dict[str, Any], inner: Any) -> IncomingMessage | None:
+        info = p.get_dict(inner, "Info")
+        content = _unwrap(p.get_dict(inner, "Message"))
+        found = _content_key(content)
+        if found is None:
+            return None
+        key, kind = found
+        body = p.get(content, key)
+        part = body if isinstance(body, dict) else {}
+        message_id = p.require_str(info, "ID", what="message")
+        chat = p.require_str(info, "Chat", what="message")
+        sender_id = p.get_str(info, "Sender") or chat
+        sender_phone = phone_of(sender_id) or phone_of(p.get_str(info, "SenderAlt"))
+        self._remember_sender(message_id, sender_id)
+
+        if kind is MessageKind.AUDIO and p.get_bool(part, "PTT"):
+            kind = MessageKind.VOICE
+        text: str | None = None
+        caption: str | None = None
+        media: InboundMedia | None = None
+        location: Location | None = None
+        contact: Contact | None = None
+        quoted = p.get_str(p.get_dict(part, "contextInfo"), "stanzaID")
+        if kind is MessageKind.TEXT:
+            text = body if isinstance(body, str) else p.get_str(part, "text")
+        elif kind is MessageKind.REACTION:
+            text = p.get_str(part, "text")
+            quoted = p.get_str(p.get_dict(part, "key"), "ID")
+        elif kind is MessageKind.LOCATION:
+            location = _location_from(part)
+        elif kind is MessageKind.CONTACT:
+            card = part
+            if contacts := p.get(part, "contacts"):
+                card = contacts[0] if isinstance(contacts, list) and contacts else {}
+            contact = Contact(p.get_str(card, "displayName"), p.get_str(card, "vcard"))
+        elif kind is MessageKind.POLL:
+            text = p.get_str(part, "name")
+        elif kind is not MessageKind.OTHER:
+            caption = p.get_str(part, "caption")
+            media = _media_from(event, part)
+        return IncomingMessage(
+            message_id=message_id,
+            chat_id=canonical_jid(chat),
+            sender=sender_phone,
+            sender_id=sender_id,
+            sender_name=p.get_str(info, "PushName"),
+            is_group=p.get_bool(info, "IsGroup") or chat.endswith("@g.us"),
+            from_me=p.get_bool(info, "IsFromMe"),
+            kind=kind,
+            timestamp=p.parse_timestamp(p.get(info, "Timestamp")) or datetime.now(UTC),
+            text=text,
+            caption=caption,
+            media=media,
+            location=location,
+            contact=contact,
+            quoted_message_id=quoted,
+            raw=event,
+        )
+
+    def _remember_sender(self, message_id: str, sender_id: str) -> None:
+        self._senders[message_id] = sender_id
+        self._senders.move_to_end(message_id)
+        while len(self._senders) > _REMEMBERED_SENDERS:
+            self._senders.popitem(last=False)
+
+
+def _wire_target(chat: ChatId) -> str:
+    """wuzapi takes bare digits for people and the full JID for groups and LIDs."""
+    return chat.phone or chat.jid()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = p.get(headers, name)
+    return value if isinstance(value, str) else None
+
+
+def _is_form(headers: Mapping[str, str], body: bytes) -> bool:
+    content_type = (_header(headers, "Content-Type") or "").lower()
+    if content_type:
+        return content_type.startswith("application/x-www-form-urlencoded")
+    return not body.lstrip().startswith((b"{", b"["))
+
+
+def _form_fields(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise GatewayResponseError("The wuzapi webhook form is not UTF-8") from err
+    return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
+    """Look inside ephemeral, view-once and document-with-caption wrappers."""
+    for _ in range(4):
+        for wrapper in _WRAPPERS:
+            inner = p.get_dict(p.get_dict(content, wrapper), "message")
+            if inner:
+                content = inner
+                break
+        else:
+            return content
+    return content
+
+
+def _content_key(content: dict[str, Any]) -> tuple[str, MessageKind] | None:
+    """The key holding what the user wrote; None for protocol noise and empty messages."""
+    lowered = {str(key).lower(): key for key in content}
+    for name, kind in _CONTENT_KINDS.items():
+        if name.lower() in lowered and content[lowered[name.lower()]] not in (None, "", {}):
+            return lowered[name.lower()], kind
+    other = [key for low, key in lowered.items() if low not in _NOISE and content[key]]
+    return (other[0], MessageKind.OTHER) if other else None
+
+
+def _media_from(event: dict[str, Any], part: dict[str, Any]) -> InboundMedia:
+    """Inline base64 or an S3 URL when the server embedded them, else just the description."""
+    s3 = p.get_dict(event, "s3")
+    inline = p.get_str(event, "base64")
+    return InboundMedia(
+        mime_type=p.get_str(event, "mimeType") or p.get_str(part, "mimetype"),
+        filename=p.get_str(event, "fileName") or p.get_str(part, "fileName"),
+        url=p.get_str(s3, "url"),
+        data=decode_base64(inline) if inline else None,
+    )
+
+
+def _location_from(part: dict[str, Any]) -> Location | None:
+    latitude = p.get_float(part, "degreesLatitude")
+    longitude = p.get_float(part, "degreesLongitude")
+    if latitude is None or longitude is None:
+        return None
+    return Location(latitude, longitude, p.get_str(part, "name"))
+
+
+def _receipt_from(event: dict[str, Any], inner: Any) -> MessageStatusUpdate | None:
+    state = p.get_str(event, "state")
+    key = state.lower() if state else (p.get_str(inner, "Type") or "")
+    status = _RECEIPT_STATES.get(key.lower())
+    ids = p.get(inner, "MessageIDs")
+    if status is None or not isinstance(ids, list):
+        return None
+    message_ids = tuple(item for item in ids if isinstance(item, str) and item)
+    if not message_ids:
+        return None
+    chat = p.get_str(inner, "Chat")
+    return MessageStatusUpdate(
+        message_ids=message_ids,
+        chat_id=canonical_jid(chat) if chat else None,
+        status=status,
+        timestamp=p.parse_timestamp(p.get(inner, "Timestamp")),
+    )
