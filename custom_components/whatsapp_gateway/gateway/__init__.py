@@ -1,7 +1,7 @@
 """A small async client library for WhatsApp HTTP gateways (no Home Assistant imports).
 
-    gateway = create_gateway("wuzapi", session, {"url": "http://wuzapi:8080", "token": "…"})
-    await gateway.send_text("+49 170 1234567", "Hello")
+gateway = create_gateway("wuzapi", session, {"url": "http://wuzapi:8080", "token": "…"})
+await gateway.send_text("+49 170 1234567", "Hello")
 """
 
 from __future__ import annotations

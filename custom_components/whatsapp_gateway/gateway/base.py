@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import hashlib
@@ -146,9 +145,7 @@ class Gateway(ABC):
     # Sending
 
     @abstractmethod
-    async def send_text(
-        self, to: str, text: str, *, reply_to: str | None = None
-    ) -> SentMessage:
+    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
         """Send a text message."""
 
     @abstractmethod

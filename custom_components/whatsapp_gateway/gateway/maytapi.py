@@ -246,9 +246,7 @@ class MaytapiGateway(Gateway):
             timestamp=datetime.now(UTC),
         )
 
-    async def send_text(
-        self, to: str, text: str, *, reply_to: str | None = None
-    ) -> SentMessage:
+    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
         """sendMessage type text."""
         return await self._send(
             to, {"type": "text", "message": text}, what="send text", reply_to=reply_to

@@ -303,7 +303,9 @@ class WuzapiGateway(Gateway):
 
     async def restart(self) -> None:
         """Disconnect and connect again, keeping the pairing."""
-        await self._call("POST", "/session/disconnect", what="disconnect", ok_errors=("no session",))
+        await self._call(
+            "POST", "/session/disconnect", what="disconnect", ok_errors=("no session",)
+        )
         await self.connect()
 
     async def login_qr(self) -> LoginQr:
@@ -351,9 +353,7 @@ class WuzapiGateway(Gateway):
             timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
         )
 
-    async def send_text(
-        self, to: str, text: str, *, reply_to: str | None = None
-    ) -> SentMessage:
+    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
         """POST /chat/send/text."""
         return await self._send(
             "/chat/send/text", to, {"Body": text}, what="send text", reply_to=reply_to

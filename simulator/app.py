@@ -1,0 +1,107 @@
+"""Assemble the simulated products into one aiohttp application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .common import Fault, Faults, WebhookSender, read_json
+from .maytapi import MaytapiConfig, MaytapiSimulator
+from .wuzapi import WuzapiConfig, WuzapiSimulator
+
+PRODUCTS = ("wuzapi", "maytapi")
+
+
+@dataclass
+class SimulatorConfig:
+    """Which products to serve and how."""
+
+    products: tuple[str, ...] = PRODUCTS
+    wuzapi: WuzapiConfig = field(default_factory=WuzapiConfig)
+    maytapi: MaytapiConfig = field(default_factory=MaytapiConfig)
+
+
+class Simulator:
+    """The running simulator: products, shared webhook sender and injected faults."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        """Create the products the configuration asks for."""
+        unknown = set(config.products) - set(PRODUCTS)
+        if unknown:
+            raise ValueError(f"Unknown products: {', '.join(sorted(unknown))}")
+        self.config = config
+        self.sender = WebhookSender()
+        self.faults = Faults()
+        self.wuzapi = (
+            WuzapiSimulator(config.wuzapi, self.sender) if "wuzapi" in config.products else None
+        )
+        self.maytapi = (
+            MaytapiSimulator(config.maytapi, self.sender) if "maytapi" in config.products else None
+        )
+
+    def routes(self) -> list[web.RouteDef]:
+        """Routes of the enabled products and the shared control API."""
+        routes = [
+            web.get("/__emulator/webhook_log", self.webhook_log),
+            web.delete("/__emulator/webhook_log", self.clear_webhook_log),
+            web.post("/__emulator/faults", self.add_fault),
+        ]
+        if self.wuzapi:
+            routes += self.wuzapi.routes()
+        if self.maytapi:
+            routes += self.maytapi.routes()
+        return routes
+
+    async def webhook_log(self, request: web.Request) -> web.Response:
+        """Every webhook post made so far."""
+        return web.json_response([delivery.as_dict() for delivery in self.sender.log])
+
+    async def clear_webhook_log(self, request: web.Request) -> web.Response:
+        """Forget the webhook log."""
+        self.sender.log.clear()
+        return web.json_response({"ok": True})
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        """Fail the next requests: {"status": 503, "times": 1, "path": "/chat", "retry_after": 5}.
+
+        Status 0 drops the connection without an answer.
+        """
+        body: dict[str, Any] = await read_json(request)
+        try:
+            fault = Fault(
+                status=int(body.get("status", 500)),
+                times=int(body.get("times", 1)),
+                path=str(body.get("path", "/")),
+                retry_after=int(body["retry_after"]) if "retry_after" in body else None,
+            )
+        except (TypeError, ValueError) as err:
+            raise web.HTTPBadRequest(text=str(err)) from None
+        self.faults.pending.append(fault)
+        return web.json_response({"ok": True})
+
+    async def on_startup(self, app: web.Application) -> None:
+        """Start background work (Maytapi ack batches)."""
+        if self.maytapi:
+            self.maytapi.start()
+
+    async def on_cleanup(self, app: web.Application) -> None:
+        """Stop background work and close the webhook session."""
+        if self.maytapi:
+            await self.maytapi.stop()
+        await self.sender.close()
+
+
+SIMULATOR_KEY: web.AppKey[Simulator] = web.AppKey("simulator")
+
+
+def create_app(config: SimulatorConfig | None = None) -> web.Application:
+    """The aiohttp application serving the configured products."""
+    simulator = Simulator(config or SimulatorConfig())
+    app = web.Application(middlewares=[simulator.faults.middleware], client_max_size=64 * 2**20)
+    app[SIMULATOR_KEY] = simulator
+    app.add_routes(simulator.routes())
+    app.on_startup.append(simulator.on_startup)
+    app.on_cleanup.append(simulator.on_cleanup)
+    return app
