@@ -1,0 +1,173 @@
+"""Shared fixtures: the simulator on loopback, a webhook receiver and gateway clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+import pytest
+
+from custom_components.whatsapp_gateway.gateway import (
+    Gateway,
+    MaytapiGateway,
+    WuzapiGateway,
+    create_gateway,
+)
+from simulator import SIMULATOR_KEY, MaytapiConfig, Simulator, SimulatorConfig, WuzapiConfig
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ADMIN_TOKEN = "admin-token"
+USER_TOKEN = "user-token"
+PRODUCT_ID = "sim-product"
+API_KEY = "sim-key"
+PHONE_ID = "12"
+HMAC_KEY = "0123456789abcdef0123456789abcdef-ha-test"
+
+
+def fixture_bytes(name: str) -> bytes:
+    """Raw bytes of a file in tests/fixtures."""
+    return (FIXTURES / name).read_bytes()
+
+
+@dataclass
+class Received:
+    """One webhook post as the receiver saw it."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookSink:
+    """A loopback HTTP endpoint standing in for Home Assistant's webhook."""
+
+    url: str = ""
+    queue: asyncio.Queue[Received] = field(default_factory=asyncio.Queue)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.queue.put_nowait(Received(dict(request.headers), await request.read()))
+        return web.Response(text="ok")
+
+    async def next(self) -> Received:
+        """The next post; fails the test if none comes within five seconds."""
+        return await asyncio.wait_for(self.queue.get(), 5)
+
+    async def next_of(self, gateway: Gateway, event_type: type) -> Any:
+        """Skip posts until one parses into an event of this type, and return that event."""
+        while True:
+            received = await self.next()
+            for event in gateway.parse_webhook(received.headers, received.body):
+                if isinstance(event, event_type):
+                    return event
+
+
+@dataclass
+class SimulatorHandle:
+    """The running simulator, its URL and a way to drive its control API."""
+
+    url: str
+    state: Simulator
+    session: aiohttp.ClientSession
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST to the control API and return its JSON answer."""
+        async with self.session.post(f"{self.url}/__emulator/{path}", json=body or {}) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    async def fault(self, **fault: Any) -> None:
+        """Make the next matching request fail."""
+        await self.control("faults", fault)
+
+
+@pytest.fixture
+async def session(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
+    """The HTTP session the library is given (as Home Assistant would inject its own).
+
+    Sockets are allowed, on loopback only, for the simulator and the webhook receiver.
+    """
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+async def webhook_sink(socket_enabled: None) -> AsyncIterator[WebhookSink]:
+    """A running webhook receiver."""
+    sink = WebhookSink()
+    app = web.Application()
+    app.router.add_post("/hook/{id}", sink.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    sink.url = str(server.make_url("/hook/secret-id"))
+    yield sink
+    await server.close()
+
+
+type StartSimulator = Callable[..., Awaitable[SimulatorHandle]]
+
+
+@pytest.fixture
+async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[StartSimulator]:
+    """Start a simulator with a custom configuration (several may run at once)."""
+    servers: list[TestServer] = []
+
+    async def start(
+        *, wuzapi: WuzapiConfig | None = None, maytapi: MaytapiConfig | None = None
+    ) -> SimulatorHandle:
+        from simulator import create_app
+
+        config = SimulatorConfig(
+            wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
+            maytapi=maytapi or MaytapiConfig(ack_interval=0),
+        )
+        app = create_app(config)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return SimulatorHandle(str(server.make_url("")).rstrip("/"), app[SIMULATOR_KEY], session)
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def simulator(start_simulator: StartSimulator) -> SimulatorHandle:
+    """A simulator serving both products with default settings."""
+    return await start_simulator()
+
+
+@pytest.fixture
+def wuzapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> WuzapiGateway:
+    """A wuzapi client for the simulator's first user."""
+    gateway = create_gateway(
+        "wuzapi", session, {"url": simulator.url, "token": USER_TOKEN, "admin_token": ADMIN_TOKEN}
+    )
+    assert isinstance(gateway, WuzapiGateway)
+    return gateway
+
+
+@pytest.fixture
+def maytapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> MaytapiGateway:
+    """A Maytapi client for the simulator's phone 12."""
+    gateway = create_gateway(
+        "maytapi",
+        session,
+        {"url": simulator.url, "product_id": PRODUCT_ID, "api_key": API_KEY, "phone_id": PHONE_ID},
+    )
+    assert isinstance(gateway, MaytapiGateway)
+    return gateway
+
+
+async def pair_wuzapi(
+    simulator: SimulatorHandle, gateway: WuzapiGateway, phone: str = "491511234567"
+) -> None:
+    """Connect and scan the QR, the way a user pairs the phone."""
+    await gateway.connect()
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
