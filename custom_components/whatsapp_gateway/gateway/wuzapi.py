@@ -473,9 +473,12 @@ class WuzapiGateway(Gateway):
             expected = hmac_sha256_hex(secret, body)
             return hmac.compare_digest(signature.strip().lower(), expected)
         if self._token and _is_form(headers, body):
-            token = _form_fields(body).get("token")
+            try:
+                token = _form_fields(body).get("token")
+            except GatewayResponseError:
+                return False
             if token is not None:
-                return hmac.compare_digest(token, self._token)
+                return hmac.compare_digest(token.encode(), self._token.encode())
         return True
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
