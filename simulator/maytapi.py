@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+import functools
 import hmac
 from typing import Any
 
@@ -87,6 +89,35 @@ class MaytapiPhone:
         }
 
 
+type Route = Callable[[MaytapiSimulator, web.Request], Awaitable[web.Response]]
+type PhoneHandler = Callable[[MaytapiSimulator, web.Request, MaytapiPhone], Awaitable[web.Response]]
+
+
+def product_route(handler: Route) -> Route:
+    """Check product id and API key before the handler runs."""
+
+    @functools.wraps(handler)
+    async def route(self: MaytapiSimulator, request: web.Request) -> web.Response:
+        return self.denied(request) or await handler(self, request)
+
+    return route
+
+
+def phone_route(handler: PhoneHandler) -> Route:
+    """Check the credentials and look up the phone of the path before the handler runs."""
+
+    @functools.wraps(handler)
+    async def route(self: MaytapiSimulator, request: web.Request) -> web.Response:
+        if denied := self.denied(request):
+            return denied
+        phone = self.phones.get(request.match_info["phone"])
+        if phone is None:
+            return refuse(f"Phone id {request.match_info['phone']} is not in your product.")
+        return await handler(self, request, phone)
+
+    return route
+
+
 class MaytapiSimulator:
     """In-memory Maytapi product with phones, webhooks, batched acks and a control API."""
 
@@ -148,21 +179,14 @@ class MaytapiSimulator:
 
     # Authentication and lookup
 
-    def _denied(self, request: web.Request) -> web.Response | None:
+    def denied(self, request: web.Request) -> web.Response | None:
+        """Maytapi's answer to a wrong product id or API key, None when both are right."""
         if request.match_info["pid"] != self.config.product_id:
             return refuse("Product id is wrong! Please check your Account information.", 401)
         key = request.headers.get("x-maytapi-key") or request.query.get("token") or ""
-        if not hmac.compare_digest(key, self.config.api_key):
+        if not hmac.compare_digest(key.encode(), self.config.api_key.encode()):
             return refuse("Wrong token. Please provide token as a header or query string.", 401)
         return None
-
-    def _phone(self, request: web.Request) -> MaytapiPhone | web.Response:
-        if denied := self._denied(request):
-            return denied
-        phone = self.phones.get(request.match_info["phone"])
-        if phone is None:
-            return refuse(f"Phone id {request.match_info['phone']} is not in your product.")
-        return phone
 
     def _control_phone(self, request: web.Request) -> MaytapiPhone:
         phone = self.phones.get(request.match_info["phone"])
@@ -180,20 +204,19 @@ class MaytapiSimulator:
 
     # Product routes
 
+    @product_route
     async def product(self, request: web.Request) -> web.Response:
         """GET /product."""
-        return self._denied(request) or web.json_response(self._product_data())
+        return web.json_response(self._product_data())
 
+    @product_route
     async def list_phones(self, request: web.Request) -> web.Response:
         """GET /listPhones."""
-        if denied := self._denied(request):
-            return denied
         return web.json_response([phone.public() for phone in self.phones.values()])
 
+    @product_route
     async def add_phone(self, request: web.Request) -> web.Response:
         """POST /addPhone."""
-        if denied := self._denied(request):
-            return denied
         if len(self.phones) >= self.config.phone_limit:
             return refuse("You have reached your phone limit. Please upgrade your plan.")
         phone_id = str(max((int(p) for p in self.phones if p.isdigit()), default=0) + 1)
@@ -202,20 +225,18 @@ class MaytapiSimulator:
             {"id": phone_id, "pid": self.config.product_id, "number": phone.number}
         )
 
+    @product_route
     async def set_webhook(self, request: web.Request) -> web.Response:
         """POST /setWebhook."""
-        if denied := self._denied(request):
-            return denied
         url = (await read_json(request)).get("webhook")
         if not isinstance(url, str):
             return refuse("webhook is required")
         self.webhook = url
         return web.json_response(self._product_data())
 
+    @product_route
     async def set_ack_preference(self, request: web.Request) -> web.Response:
         """POST /setAckPreference (`ack_delivery`, or the older `preference`)."""
-        if denied := self._denied(request):
-            return denied
         body = await read_json(request)
         value = body.get("ack_delivery", body.get("preference"))
         if not isinstance(value, bool):
@@ -223,28 +244,23 @@ class MaytapiSimulator:
         self.ack_delivery = value
         return web.json_response(self._product_data())
 
+    @product_route
     async def get_logs(self, request: web.Request) -> web.Response:
         """GET /logs: the webhook delivery log."""
-        if denied := self._denied(request):
-            return denied
         return web.json_response(
             {"success": True, "data": {"count": str(len(self.logs)), "list": self.logs}}
         )
 
     # Phone routes
 
-    async def status(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def status(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/status."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         return web.json_response({"success": True, "status": phone.status_object()})
 
-    async def qr_code(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def qr_code(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/qrCode: the PNG itself while the phone shows a QR code."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         if phone.status != "qr-code":
             return refuse(f"Phone is not on the QR screen (status: {phone.status})")
         return web.Response(body=qr_png(self.qr_payload(phone)), content_type="image/png")
@@ -253,37 +269,29 @@ class MaytapiSimulator:
         """What the current QR of a phone encodes."""
         return f"2@maytapi,{self.config.product_id},{phone.id},{phone.qr_serial}"
 
-    async def screen(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def screen(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/screen: a screenshot (here: the QR or a blank pattern)."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         return web.Response(body=qr_png(f"screen:{phone.status}"), content_type="image/png")
 
-    async def logout(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def logout(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/logout: back to the QR screen."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         phone.number = ""
         await self._set_status(phone, "qr-code")
         return web.json_response({"success": True})
 
-    async def redeploy(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def redeploy(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/redeploy: restart; a linked phone comes back active."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         await self._set_status(phone, "loading")
         phone.qr_serial += 1
         await self._set_status(phone, "active" if phone.number else "qr-code")
         return web.json_response({"success": True, "message": f"Phone {phone.id} is restarted."})
 
-    async def get_config(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def get_config(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/config."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         return web.json_response(
             {
                 "success": True,
@@ -291,11 +299,9 @@ class MaytapiSimulator:
             }
         )
 
-    async def set_config(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def set_config(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """POST /<phone>/config: nested {"webhook": {"webhook": url}} per the spec, flat too."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         body = await read_json(request)
         webhook = body.get("webhook")
         if isinstance(webhook, dict):
@@ -314,18 +320,14 @@ class MaytapiSimulator:
             }
         )
 
-    async def get_queue(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def get_queue(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/queue: messages waiting for the phone to come online."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         return web.json_response({"success": True, "data": phone.queue})
 
-    async def send_message(self, request: web.Request) -> web.Response:
+    @phone_route
+    async def send_message(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """POST /<phone>/sendMessage: validated, queued, acknowledged in batches."""
-        phone = self._phone(request)
-        if isinstance(phone, web.Response):
-            return phone
         body = await read_json(request)
         to_number = body.get("to_number")
         message_type = body.get("type")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+import functools
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
@@ -162,6 +164,67 @@ class WuzapiUser:
         }
 
 
+type Route = Callable[[WuzapiSimulator, web.Request], Awaitable[web.Response]]
+type UserHandler = Callable[[WuzapiSimulator, web.Request, WuzapiUser], Awaitable[web.Response]]
+type SendHandler = Callable[
+    [WuzapiSimulator, web.Request, WuzapiUser, dict[str, Any]], Awaitable[web.Response]
+]
+
+
+def user_route(handler: UserHandler) -> Route:
+    """Authenticate the user by its token header (or ?token=) before the handler runs."""
+
+    @functools.wraps(handler)
+    async def route(self: WuzapiSimulator, request: web.Request) -> web.Response:
+        user = self.authenticate(request)
+        if user is None:
+            return failure(401, "unauthorized")
+        return await handler(self, request, user)
+
+    return route
+
+
+def admin_route(handler: Route) -> Route:
+    """Check the admin token in the Authorization header before the handler runs."""
+
+    @functools.wraps(handler)
+    async def route(self: WuzapiSimulator, request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), self.config.admin_token.encode()):
+            return failure(401, "unauthorized")
+        return await handler(self, request)
+
+    return route
+
+
+def send_route(*, need_phone: bool) -> Callable[[SendHandler], Route]:
+    """Checks wuzapi makes before any chat action: user, live session, JSON body, Phone."""
+
+    def decorate(handler: SendHandler) -> Route:
+        @functools.wraps(handler)
+        async def route(self: WuzapiSimulator, request: web.Request) -> web.Response:
+            user = self.authenticate(request)
+            if user is None:
+                return failure(401, "unauthorized")
+            if not user.client:
+                return failure(500, "no session")
+            if not user.logged_in:
+                return failure(500, "not connected")
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return failure(400, "could not decode Payload")
+            if need_phone and (not isinstance(body.get("Phone"), str) or not body["Phone"]):
+                return failure(400, "missing Phone in Payload")
+            return await handler(self, request, user, body)
+
+        return route
+
+    return decorate
+
+
 class WuzapiSimulator:
     """In-memory wuzapi: REST routes, webhook deliveries and a control API for the phone side."""
 
@@ -234,18 +297,13 @@ class WuzapiSimulator:
 
     # Authentication
 
-    def _admin(self, request: web.Request) -> web.Response | None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given, self.config.admin_token):
-            return failure(401, "unauthorized")
-        return None
-
-    def _user(self, request: web.Request) -> WuzapiUser | web.Response:
+    def authenticate(self, request: web.Request) -> WuzapiUser | None:
+        """The user whose token the request carries."""
         token = request.headers.get("Token") or request.query.get("token") or ""
         for user in self.users.values():
             if token and hmac.compare_digest(user.token, token):
                 return user
-        return failure(401, "unauthorized")
+        return None
 
     def _control_user(self, request: web.Request) -> WuzapiUser:
         key = request.match_info["id"]
@@ -256,23 +314,20 @@ class WuzapiSimulator:
 
     # Admin
 
+    @admin_route
     async def list_users(self, request: web.Request) -> web.Response:
         """GET /admin/users."""
-        if denied := self._admin(request):
-            return denied
         return envelope([user.public() for user in self.users.values()])
 
+    @admin_route
     async def get_user(self, request: web.Request) -> web.Response:
         """GET /admin/users/{id}."""
-        if denied := self._admin(request):
-            return denied
         user = self.users.get(request.match_info["id"])
         return envelope([user.public()]) if user else failure(404, "user not found")
 
+    @admin_route
     async def add_user(self, request: web.Request) -> web.Response:
         """POST /admin/users."""
-        if denied := self._admin(request):
-            return denied
         body = await read_json(request)
         name, token = body.get("name"), body.get("token")
         if not isinstance(name, str) or not name or not isinstance(token, str) or not token:
@@ -303,10 +358,9 @@ class WuzapiSimulator:
         }
         return envelope(data, 201)
 
+    @admin_route
     async def edit_user(self, request: web.Request) -> web.Response:
         """PUT /admin/users/{id}."""
-        if denied := self._admin(request):
-            return denied
         user = self.users.get(request.match_info["id"])
         if user is None:
             return failure(404, "user not found")
@@ -322,21 +376,18 @@ class WuzapiSimulator:
             user.events = events
         return envelope(user.public())
 
+    @admin_route
     async def delete_user(self, request: web.Request) -> web.Response:
         """DELETE /admin/users/{id}[/full]."""
-        if denied := self._admin(request):
-            return denied
         if self.users.pop(request.match_info["id"], None) is None:
             return failure(404, "user not found")
         return envelope({"Details": "User deleted successfully"})
 
     # Session
 
-    async def connect(self, request: web.Request) -> web.Response:
+    @user_route
+    async def connect(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/connect."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         if user.connected:
             return failure(500, "already connected")
         body = await read_json(request)
@@ -362,11 +413,9 @@ class WuzapiSimulator:
             }
         )
 
-    async def status(self, request: web.Request) -> web.Response:
+    @user_route
+    async def status(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/status in the old or the new shape."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         if self.config.legacy:
             if not user.client:
                 return failure(500, "no session")
@@ -386,11 +435,9 @@ class WuzapiSimulator:
             }
         )
 
-    async def qr(self, request: web.Request) -> web.Response:
+    @user_route
+    async def qr(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/qr."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         if not user.client:
             return failure(500, "no session")
         if not user.connected:
@@ -399,11 +446,9 @@ class WuzapiSimulator:
             return failure(500, "already logged in")
         return envelope({"QRCode": user.qr_data_url})
 
-    async def pairphone(self, request: web.Request) -> web.Response:
+    @user_route
+    async def pairphone(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/pairphone."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         body = await read_json(request)
         phone = body.get("Phone")
         if not isinstance(phone, str) or not phone:
@@ -418,11 +463,9 @@ class WuzapiSimulator:
         user.linking_phone = phone
         return envelope({"LinkingCode": user.linking_code})
 
-    async def disconnect(self, request: web.Request) -> web.Response:
+    @user_route
+    async def disconnect(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/disconnect keeps the pairing."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         if not user.client:
             return failure(500, "no session")
         user.connected = False
@@ -430,11 +473,9 @@ class WuzapiSimulator:
             user.events = []
         return envelope({"Details": "Disconnected"})
 
-    async def logout(self, request: web.Request) -> web.Response:
+    @user_route
+    async def logout(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/logout unlinks the device."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         if not user.client:
             return failure(500, "no session")
         if not user.jid:
@@ -442,65 +483,51 @@ class WuzapiSimulator:
         self._unlink(user)
         return envelope({"Details": "Logged out"})
 
-    async def set_hmac(self, request: web.Request) -> web.Response:
+    @user_route
+    async def set_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/hmac/config."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         key = (await read_json(request)).get("hmac_key")
         if not isinstance(key, str) or len(key) < 32:
             return failure(400, "HMAC key must be at least 32 characters long")
         user.hmac_key = key
         return envelope({"Details": "HMAC configuration saved successfully"})
 
-    async def get_hmac(self, request: web.Request) -> web.Response:
+    @user_route
+    async def get_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/hmac/config answers without the envelope, as API.md shows."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         return web.json_response({"hmac_key": "***" if user.hmac_key else ""})
 
-    async def delete_hmac(self, request: web.Request) -> web.Response:
+    @user_route
+    async def delete_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """DELETE /session/hmac/config."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         user.hmac_key = None
         return envelope({"Details": "HMAC configuration deleted successfully"})
 
-    async def set_s3(self, request: web.Request) -> web.Response:
+    @user_route
+    async def set_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/s3/config: only media_delivery matters to the simulator."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         delivery = (await read_json(request)).get("media_delivery", "base64")
         if delivery not in ("base64", "s3", "both"):
             return failure(400, "invalid media_delivery")
         user.media_delivery = str(delivery)
         return envelope({"Details": "S3 configuration saved successfully"})
 
-    async def get_s3(self, request: web.Request) -> web.Response:
+    @user_route
+    async def get_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/s3/config."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         return envelope({"enabled": False, "media_delivery": user.media_delivery})
 
-    async def delete_s3(self, request: web.Request) -> web.Response:
+    @user_route
+    async def delete_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """DELETE /session/s3/config."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         user.media_delivery = "base64"
         return envelope({"Details": "S3 configuration deleted successfully"})
 
     # Webhook configuration
 
-    async def set_webhook(self, request: web.Request) -> web.Response:
+    @user_route
+    async def set_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /webhook (Go decodes field names case-insensitively)."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         body = {key.lower(): value for key, value in (await read_json(request)).items()}
         url = body.get("webhookurl")
         if not isinstance(url, str) or not url:
@@ -513,18 +540,14 @@ class WuzapiSimulator:
         user.webhook = url
         return envelope({"webhook": url})
 
-    async def get_webhook(self, request: web.Request) -> web.Response:
+    @user_route
+    async def get_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /webhook."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         return envelope({"webhook": user.webhook, "subscribe": user.events})
 
-    async def update_webhook(self, request: web.Request) -> web.Response:
+    @user_route
+    async def update_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """PUT /webhook; active=false clears URL and events."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         body = await read_json(request)
         if body.get("active") is False:
             user.webhook, user.events = "", []
@@ -539,36 +562,13 @@ class WuzapiSimulator:
             {"webhook": user.webhook, "events": user.events, "active": bool(user.webhook)}
         )
 
-    async def delete_webhook(self, request: web.Request) -> web.Response:
+    @user_route
+    async def delete_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """DELETE /webhook."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            return user
         user.webhook, user.events = "", []
         return envelope({"Details": "Webhook and events deleted successfully"})
 
     # Sending
-
-    async def _sending_user(
-        self, request: web.Request, *, need_phone: bool = True
-    ) -> tuple[WuzapiUser, dict[str, Any]]:
-        """The user and the body of a send, or the error wuzapi gives before sending."""
-        user = self._user(request)
-        if isinstance(user, web.Response):
-            raise _Answer(user)
-        if not user.client:
-            raise _Answer(failure(500, "no session"))
-        if not user.logged_in:
-            raise _Answer(failure(500, "not connected"))
-        try:
-            body = await request.json()
-        except ValueError:
-            raise _Answer(failure(400, "could not decode Payload")) from None
-        if not isinstance(body, dict):
-            raise _Answer(failure(400, "could not decode Payload"))
-        if need_phone and (not isinstance(body.get("Phone"), str) or not body["Phone"]):
-            raise _Answer(failure(400, "missing Phone in Payload"))
-        return user, body
 
     async def _sent(
         self, user: WuzapiUser, endpoint: str, body: dict[str, Any], *, receipts: bool = True
@@ -594,22 +594,20 @@ class WuzapiSimulator:
         for state in ("Delivered", "Read"):
             await self._emit(user, _receipt_event(chat, [sent_id], state))
 
-    async def send_text(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def send_text(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/text."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         if not isinstance(body.get("Body"), str) or not body["Body"]:
             return failure(400, "missing Body in Payload")
         return await self._sent(user, request.path, body)
 
-    async def send_media(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def send_media(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/{image,video,audio,document,sticker}."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         kind = request.path.rsplit("/", 1)[1]
         field_name = MEDIA_FIELDS[kind][0]
         data = body.get(field_name)
@@ -629,45 +627,41 @@ class WuzapiSimulator:
             return failure(400, "could not decode base64 encoded data from payload")
         return await self._sent(user, request.path, body)
 
-    async def send_location(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def send_location(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/location (zero coordinates are rejected, as in wuzapi)."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         for name in ("Latitude", "Longitude"):
             if not isinstance(body.get(name), int | float) or not body[name]:
                 return failure(400, f"missing {name} in Payload")
         return await self._sent(user, request.path, body)
 
-    async def send_contact(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def send_contact(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/contact."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         for name in ("Name", "Vcard"):
             if not body.get(name):
                 return failure(400, f"missing {name} in Payload")
         return await self._sent(user, request.path, body)
 
-    async def send_edit(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def send_edit(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/edit."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         for name in ("Body", "Id"):
             if not body.get(name):
                 return failure(400, f"missing {name} in Payload")
         return await self._sent(user, request.path, body, receipts=False)
 
-    async def send_poll(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=False)
+    async def send_poll(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/send/poll."""
-        try:
-            user, body = await self._sending_user(request, need_phone=False)
-        except _Answer as answer:
-            return answer.response
         options = body.get("options")
         if not body.get("group") or not body.get("header"):
             return failure(400, "missing group or header in Payload")
@@ -677,34 +671,31 @@ class WuzapiSimulator:
         user.sent.append({"endpoint": request.path, "id": sent_id, "body": body})
         return envelope({"Details": "Poll sent successfully", "Id": sent_id})
 
-    async def react(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def react(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/react."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         for name in ("Body", "Id"):
             if not body.get(name):
                 return failure(400, f"missing {name} in Payload")
         return await self._sent(user, request.path, body, receipts=False)
 
-    async def delete_message(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def delete_message(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/delete."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         if not body.get("Id"):
             return failure(400, "missing Id in Payload")
         user.sent.append({"endpoint": request.path, "id": body["Id"], "body": body})
         return envelope({"Details": "Deleted", "Timestamp": int(now().timestamp())})
 
-    async def markread(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=False)
+    async def markread(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/markread."""
-        try:
-            user, body = await self._sending_user(request, need_phone=False)
-        except _Answer as answer:
-            return answer.response
         ids = body.get("Id")
         if not isinstance(ids, list) or not ids:
             return failure(400, "missing Id in Payload")
@@ -713,36 +704,34 @@ class WuzapiSimulator:
         user.sent.append({"endpoint": request.path, "id": None, "body": body})
         return envelope({"Details": "Message(s) marked as read"})
 
-    async def presence(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=True)
+    async def presence(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/presence."""
-        try:
-            user, body = await self._sending_user(request)
-        except _Answer as answer:
-            return answer.response
         if body.get("State") not in ("composing", "paused"):
             return failure(400, "invalid State in Payload")
         user.sent.append({"endpoint": request.path, "id": None, "body": body})
         return envelope({"Details": "Chat presence set successfuly"})
 
-    async def download(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=False)
+    async def download(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /chat/download*: media the simulator put into an inbound message."""
-        try:
-            user, body = await self._sending_user(request, need_phone=False)
-        except _Answer as answer:
-            return answer.response
-        stored = user.media.get(str(body.get("Url") or body.get("DirectPath") or ""))
+        path = str(body.get("DirectPath") or urlsplit(str(body.get("Url") or "")).path)
+        stored = user.media.get(path)
         if stored is None:
             return failure(500, "failed to download media")
         mime, data = stored
         encoded = base64.b64encode(data).decode()
         return envelope({"Mimetype": mime, "Data": f"data:{mime};base64,{encoded}"})
 
-    async def check(self, request: web.Request) -> web.Response:
+    @send_route(need_phone=False)
+    async def check(
+        self, request: web.Request, _user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
         """POST /user/check."""
-        try:
-            _, body = await self._sending_user(request, need_phone=False)
-        except _Answer as answer:
-            return answer.response
         phones = body.get("Phone")
         if not isinstance(phones, list) or not phones:
             return failure(400, "missing Phone in Payload")
@@ -1018,14 +1007,6 @@ class WuzapiSimulator:
                 "size": len(data),
             }
         return {MEDIA_FIELDS[media_kind][1]: part}
-
-
-class _Answer(Exception):
-    """Carries an early HTTP answer out of a request helper."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def _parse_events(value: Any) -> tuple[list[str], str | None]:

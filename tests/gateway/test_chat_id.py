@@ -16,7 +16,12 @@ from custom_components.whatsapp_gateway.gateway.chat_id import canonical_jid, ph
         ("491701234567", "491701234567@s.whatsapp.net", "491701234567", False),
         ("491701234567@s.whatsapp.net", "491701234567@s.whatsapp.net", "491701234567", False),
         ("491701234567:12@s.whatsapp.net", "491701234567@s.whatsapp.net", "491701234567", False),
-        ("5491155554444.0:52@s.whatsapp.net", "5491155554444@s.whatsapp.net", "5491155554444", False),
+        (
+            "5491155554444.0:52@s.whatsapp.net",
+            "5491155554444@s.whatsapp.net",
+            "5491155554444",
+            False,
+        ),
         ("905301234567@C.US", "905301234567@s.whatsapp.net", "905301234567", False),
         ("120363023605733675@g.us", "120363023605733675@g.us", None, True),
         ("905301234567-1574073754@g.us", "905301234567-1574073754@g.us", None, True),

@@ -24,7 +24,7 @@ from custom_components.whatsapp_gateway.gateway.media import PNG_SIGNATURE
 
 from ..conftest import HMAC_KEY, fixture_bytes
 
-NO_SESSION = cast(aiohttp.ClientSession, None)  # parsing does no I/O
+NO_SESSION = cast("aiohttp.ClientSession", None)  # parsing does no I/O
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CET = timezone(timedelta(hours=1))
@@ -196,7 +196,10 @@ def test_wuzapi_receipts(
     ("name", "expected"),
     [
         ("wuzapi_connected.json", SessionEvent(SessionState.CONNECTED, reason="connected")),
-        ("wuzapi_disconnected.json", SessionEvent(SessionState.DISCONNECTED, reason="disconnected")),
+        (
+            "wuzapi_disconnected.json",
+            SessionEvent(SessionState.DISCONNECTED, reason="disconnected"),
+        ),
         ("wuzapi_logged_out.json", SessionEvent(SessionState.LOGGED_OUT, reason="0")),
         ("wuzapi_qr_timeout.json", SessionEvent(SessionState.DISCONNECTED, reason="qrtimeout")),
         (

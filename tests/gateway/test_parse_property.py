@@ -17,7 +17,7 @@ from custom_components.whatsapp_gateway.gateway import (
 
 from ..conftest import FIXTURES
 
-NO_SESSION = cast(aiohttp.ClientSession, None)
+NO_SESSION = cast("aiohttp.ClientSession", None)
 GATEWAYS: dict[str, Gateway] = {
     "wuzapi": create_gateway("wuzapi", NO_SESSION, {"url": "http://w", "token": "t"}),
     "maytapi": create_gateway(
@@ -29,7 +29,11 @@ PAYLOADS = [
     for path in sorted(FIXTURES.glob("*.json"))
 ]
 CONTENT_TYPES = st.sampled_from(
-    [{}, {"Content-Type": "application/json"}, {"Content-Type": "application/x-www-form-urlencoded"}]
+    [
+        {},
+        {"Content-Type": "application/json"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ]
 )
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -268,7 +268,12 @@ async def test_reply_in_group_quotes_the_original_sender(
                 "FileName": "file.bin",
             },
         ),
-        (MediaKind.STICKER, "image/webp", "/chat/send/sticker", {"Sticker": "data:image/webp;base64,"}),
+        (
+            MediaKind.STICKER,
+            "image/webp",
+            "/chat/send/sticker",
+            {"Sticker": "data:image/webp;base64,"},
+        ),
     ],
 )
 async def test_send_media_picks_endpoint_and_encoding(
@@ -326,12 +331,14 @@ async def test_send_location_contact_reaction_markread_and_check(
     await wuzapi.send_contact("491701234567", "Alice", vcard)
     assert sent(simulator)[-1]["body"] == {"Phone": "491701234567", "Name": "Alice", "Vcard": vcard}
     await wuzapi.send_reaction("491701234567", "3EB0MINE", "👍", from_me=True)
-    assert sent(simulator)[-1]["body"] == {"Phone": "491701234567", "Body": "👍", "Id": "me:3EB0MINE"}
+    assert sent(simulator)[-1]["body"] == {
+        "Phone": "491701234567",
+        "Body": "👍",
+        "Id": "me:3EB0MINE",
+    }
     await wuzapi.send_reaction("491701234567", "3EB0MINE", "")
     assert sent(simulator)[-1]["body"]["Body"] == "remove"
-    await wuzapi.mark_read(
-        "120363023605733675@g.us", ["3EB0A", "3EB0B"], sender="+49 170 9999999"
-    )
+    await wuzapi.mark_read("120363023605733675@g.us", ["3EB0A", "3EB0B"], sender="+49 170 9999999")
     assert sent(simulator)[-1] == {
         "endpoint": "/chat/markread",
         "id": None,
@@ -387,7 +394,7 @@ async def test_transport_failures_map_to_errors(
     assert (await wuzapi.status()).state is SessionState.LOGGED_OUT
 
     unreachable = create_gateway("wuzapi", session, {"url": "http://127.0.0.1:9", "token": "t"})
-    with pytest.raises(GatewayConnectionError, match="127.0.0.1:9"):
+    with pytest.raises(GatewayConnectionError, match=r"127\.0\.0\.1:9"):
         await unreachable.status()
 
 
@@ -421,7 +428,9 @@ async def test_webhook_delivery_formats(
 
     received = await webhook_sink.next()
     content_type = received.headers["Content-Type"]
-    expected_type = "application/json" if webhook_format == "json" else "application/x-www-form-urlencoded"
+    expected_type = (
+        "application/json" if webhook_format == "json" else "application/x-www-form-urlencoded"
+    )
     assert content_type == expected_type
     assert ("x-hmac-signature" in {k.lower() for k in received.headers}) is signed
     assert gateway.verify_webhook(received.headers, received.body, secret)
