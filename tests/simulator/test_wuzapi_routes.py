@@ -118,7 +118,7 @@ async def test_hmac_s3_and_webhook_routes(simulator: SimulatorHandle) -> None:
     assert (await call(simulator, "POST", "/webhook", USER, {"webhookurl": "h", "events": 1}))[
         0
     ] == 400
-    status, answer = await call(
+    _status, answer = await call(
         simulator,
         "PUT",
         "/webhook",
