@@ -73,6 +73,13 @@ class MaytapiPhone:
             "status": self.status,
         }
 
+    def config_answer(self) -> dict[str, Any]:
+        """The answer of GET and POST /<phone>/config."""
+        return {
+            "success": True,
+            "status": {"webhook": self.webhook, "ack_delivery": self.ack_delivery},
+        }
+
     def status_object(self) -> dict[str, Any]:
         """The `status` object of GET /<phone>/status."""
         active = self.status == "active"
@@ -292,12 +299,7 @@ class MaytapiSimulator:
     @phone_route
     async def get_config(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """GET /<phone>/config."""
-        return web.json_response(
-            {
-                "success": True,
-                "status": {"webhook": phone.webhook, "ack_delivery": phone.ack_delivery},
-            }
-        )
+        return web.json_response(phone.config_answer())
 
     @phone_route
     async def set_config(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
@@ -313,12 +315,7 @@ class MaytapiSimulator:
             phone.webhook = webhook
         if isinstance(ack, bool):
             phone.ack_delivery = ack
-        return web.json_response(
-            {
-                "success": True,
-                "status": {"webhook": phone.webhook, "ack_delivery": phone.ack_delivery},
-            }
-        )
+        return web.json_response(phone.config_answer())
 
     @phone_route
     async def get_queue(self, request: web.Request, phone: MaytapiPhone) -> web.Response:

@@ -79,6 +79,13 @@ MEDIA_FIELDS = {
     "document": ("Document", "documentMessage"),
     "sticker": ("Sticker", "stickerMessage"),
 }
+# Chat actions that only need some fields present: path -> (required fields, auto receipts).
+PLAIN_SENDS = {
+    "/chat/send/text": (("Body",), True),
+    "/chat/send/contact": (("Name", "Vcard"), True),
+    "/chat/send/edit": (("Body", "Id"), False),
+    "/chat/react": (("Body", "Id"), False),
+}
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -268,13 +275,10 @@ class WuzapiSimulator:
             r.get("/webhook", self.get_webhook),
             r.put("/webhook", self.update_webhook),
             r.delete("/webhook", self.delete_webhook),
-            r.post("/chat/send/text", self.send_text),
+            *(r.post(path, self.send_plain) for path in PLAIN_SENDS),
             *(r.post(f"/chat/send/{kind}", self.send_media) for kind in MEDIA_FIELDS),
             r.post("/chat/send/location", self.send_location),
-            r.post("/chat/send/contact", self.send_contact),
-            r.post("/chat/send/edit", self.send_edit),
             r.post("/chat/send/poll", self.send_poll),
-            r.post("/chat/react", self.react),
             r.post("/chat/delete", self.delete_message),
             r.post("/chat/markread", self.markread),
             r.post("/chat/presence", self.presence),
@@ -595,13 +599,15 @@ class WuzapiSimulator:
             await self._emit(user, _receipt_event(chat, [sent_id], state))
 
     @send_route(need_phone=True)
-    async def send_text(
+    async def send_plain(
         self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
     ) -> web.Response:
-        """POST /chat/send/text."""
-        if not isinstance(body.get("Body"), str) or not body["Body"]:
-            return failure(400, "missing Body in Payload")
-        return await self._sent(user, request.path, body)
+        """Text, contact, edit and reaction: required fields, then sent."""
+        required, receipts = PLAIN_SENDS[request.path]
+        for name in required:
+            if not body.get(name):
+                return failure(400, f"missing {name} in Payload")
+        return await self._sent(user, request.path, body, receipts=receipts)
 
     @send_route(need_phone=True)
     async def send_media(
@@ -637,26 +643,6 @@ class WuzapiSimulator:
                 return failure(400, f"missing {name} in Payload")
         return await self._sent(user, request.path, body)
 
-    @send_route(need_phone=True)
-    async def send_contact(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/send/contact."""
-        for name in ("Name", "Vcard"):
-            if not body.get(name):
-                return failure(400, f"missing {name} in Payload")
-        return await self._sent(user, request.path, body)
-
-    @send_route(need_phone=True)
-    async def send_edit(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/send/edit."""
-        for name in ("Body", "Id"):
-            if not body.get(name):
-                return failure(400, f"missing {name} in Payload")
-        return await self._sent(user, request.path, body, receipts=False)
-
     @send_route(need_phone=False)
     async def send_poll(
         self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
@@ -670,16 +656,6 @@ class WuzapiSimulator:
         sent_id = message_id()
         user.sent.append({"endpoint": request.path, "id": sent_id, "body": body})
         return envelope({"Details": "Poll sent successfully", "Id": sent_id})
-
-    @send_route(need_phone=True)
-    async def react(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/react."""
-        for name in ("Body", "Id"):
-            if not body.get(name):
-                return failure(400, f"missing {name} in Payload")
-        return await self._sent(user, request.path, body, receipts=False)
 
     @send_route(need_phone=True)
     async def delete_message(
