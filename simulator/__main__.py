@@ -32,6 +32,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--wuzapi-legacy", action="store_true", help="behave like the May-2025 build"
     )
+    parser.add_argument(
+        "--wuzapi-qr-seconds", type=float, default=20.0, help="seconds between new QR codes"
+    )
     parser.add_argument("--maytapi-product-id", default="sim-product")
     parser.add_argument("--maytapi-api-key", default="sim-key")
     parser.add_argument("--maytapi-phone-id", action="append", dest="maytapi_phone_ids")
@@ -48,6 +51,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
             user_tokens=tuple(args.wuzapi_user_tokens or ("user-token",)),
             webhook_format=args.wuzapi_webhook_format,
             legacy=args.wuzapi_legacy,
+            qr_rotate_seconds=args.wuzapi_qr_seconds,
         ),
         maytapi=MaytapiConfig(
             product_id=args.maytapi_product_id,

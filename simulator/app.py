@@ -82,12 +82,16 @@ class Simulator:
         return web.json_response({"ok": True})
 
     async def on_startup(self, app: web.Application) -> None:
-        """Start background work (Maytapi ack batches)."""
+        """Start background work (QR rotation, Maytapi ack batches)."""
+        if self.wuzapi:
+            self.wuzapi.start()
         if self.maytapi:
             self.maytapi.start()
 
     async def on_cleanup(self, app: web.Application) -> None:
         """Stop background work and close the webhook session."""
+        if self.wuzapi:
+            await self.wuzapi.stop()
         if self.maytapi:
             await self.maytapi.stop()
         await self.sender.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -119,6 +120,7 @@ class WuzapiConfig:
     webhook_format: str = "form"  # "form" or "json", like WEBHOOK_FORMAT
     legacy: bool = False  # May-2025 build: old status shape, `token` in forms, RFC 3339 times
     auto_receipts: bool = True
+    qr_rotate_seconds: float = 0.0  # WhatsApp shows a new QR about every 20 s; 0 = only on request
     on_whatsapp: frozenset[str] | None = None  # None: every number has WhatsApp
 
 
@@ -241,8 +243,27 @@ class WuzapiSimulator:
         self.sender = sender
         self.users: dict[str, WuzapiUser] = {}
         self.on_whatsapp = set(config.on_whatsapp) if config.on_whatsapp is not None else None
+        self._rotation: asyncio.Task[None] | None = None
         for index, token in enumerate(config.user_tokens):
             self._add_user(f"user{index + 1}", token, events=["All"])
+
+    def start(self) -> None:
+        """Start rotating the QR codes of users that wait for a scan."""
+        if self.config.qr_rotate_seconds > 0:
+            self._rotation = asyncio.get_running_loop().create_task(self._rotate_qr_codes())
+
+    async def stop(self) -> None:
+        """Stop rotating QR codes."""
+        if self._rotation is not None:
+            self._rotation.cancel()
+            await asyncio.gather(self._rotation, return_exceptions=True)
+
+    async def _rotate_qr_codes(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.qr_rotate_seconds)
+            for user in list(self.users.values()):
+                if user.connected and not user.jid and user.qr_payload:
+                    await self._new_qr(user)
 
     def _add_user(self, name: str, token: str, **fields: Any) -> WuzapiUser:
         user = WuzapiUser(id=secrets.token_hex(16), name=name, token=token, **fields)

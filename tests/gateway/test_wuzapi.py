@@ -124,6 +124,23 @@ async def test_login_qr_not_yet_available(
         await wuzapi.login_qr()
 
 
+async def test_qr_rotates_by_itself(
+    start_simulator: StartSimulator, session: aiohttp.ClientSession, webhook_sink: WebhookSink
+) -> None:
+    simulator = await start_simulator(
+        wuzapi=WuzapiConfig(qr_rotate_seconds=0.01, auto_receipts=False)
+    )
+    gateway = create_gateway("wuzapi", session, {"url": simulator.url, "token": USER_TOKEN})
+    await gateway.configure_webhook(webhook_sink.url, None)
+    await gateway.connect()
+    first = await webhook_sink.next_of(gateway, SessionEvent)
+    second = await webhook_sink.next_of(gateway, SessionEvent)
+    assert first.qr is not None and second.qr is not None
+    assert first.qr.image != second.qr.image
+    await simulator.control(f"{CONTROL}/scan", {"phone": "491511234567"})
+    assert (await gateway.status()).state is SessionState.CONNECTED
+
+
 async def test_pairing_code_links_the_phone(
     simulator: SimulatorHandle, wuzapi: WuzapiGateway
 ) -> None:
