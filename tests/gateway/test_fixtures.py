@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import cast
+import json
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -322,3 +323,40 @@ def test_maytapi_status_and_live_event(maytapi: Gateway) -> None:
     )
     assert maytapi.parse_webhook(JSON, fixture_bytes("maytapi_live_event.json")) == []
     assert maytapi.verify_webhook(JSON, fixture_bytes("maytapi_message_text.json"), None)
+
+
+def wrapped(fixture: str, wrap: Any) -> bytes:
+    """A wuzapi fixture whose message content is wrapped the way WhatsApp wraps it."""
+    payload = json.loads(fixture_bytes(fixture))
+    payload["event"]["Message"] = wrap(payload["event"]["Message"])
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda m: {"ephemeralMessage": {"message": m}}, id="disappearing"),
+        pytest.param(lambda m: {"viewOnceMessageV2": {"message": m}}, id="view-once"),
+        pytest.param(
+            lambda m: {"ephemeralMessage": {"message": {"viewOnceMessage": {"message": m}}}},
+            id="both",
+        ),
+        pytest.param(lambda m: {**m, "messageContextInfo": {"deviceListMetadata": {}}}, id="ctx"),
+    ],
+)
+def test_wuzapi_wrapped_messages_are_unwrapped(wuzapi: Gateway, wrap: Any) -> None:
+    (message,) = wuzapi.parse_webhook(JSON, wrapped("wuzapi_message_group_image_reply.json", wrap))
+    assert isinstance(message, IncomingMessage)
+    assert (message.kind, message.caption) == (MessageKind.IMAGE, "who is at the door?")
+
+
+def test_wuzapi_contacts_array_and_unknown_content(wuzapi: Gateway) -> None:
+    cards = {"contactsArrayMessage": {"contacts": [{"displayName": "Eve", "vcard": "BEGIN:VCARD"}]}}
+    (message,) = wuzapi.parse_webhook(JSON, wrapped("wuzapi_message_text.json", lambda _: cards))
+    assert isinstance(message, IncomingMessage)
+    assert message.contact == Contact("Eve", "BEGIN:VCARD")
+    invite = {"groupInviteMessage": {"groupJID": "1@g.us"}}
+    (message,) = wuzapi.parse_webhook(JSON, wrapped("wuzapi_message_text.json", lambda _: invite))
+    assert isinstance(message, IncomingMessage)
+    assert message.kind is MessageKind.OTHER
+    assert wuzapi.parse_webhook(JSON, wrapped("wuzapi_message_text.json", lambda _: {})) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiohttp
 import pytest
@@ -594,8 +594,3 @@ async def test_receipts_and_session_events(
     await simulator.control(f"{CONTROL}/qr_timeout")
     timeout = await webhook_sink.next_of(gateway, SessionEvent)
     assert timeout == SessionEvent(SessionState.DISCONNECTED, reason="qrtimeout")
-
-
-def test_timestamps_are_aware() -> None:
-    now = datetime.now(UTC)
-    assert now.tzinfo is not None
