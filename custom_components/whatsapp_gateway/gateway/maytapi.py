@@ -243,7 +243,6 @@ class MaytapiGateway(Gateway):
         return SentMessage(
             message_id=p.require_str(data, "msgId", what=f"{what} answer"),
             chat_id=canonical_jid(chat_id) if chat_id else chat.jid("c.us"),
-            timestamp=datetime.now(UTC),
         )
 
     async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
