@@ -84,16 +84,16 @@ class Simulator:
     async def on_startup(self, app: web.Application) -> None:
         """Start background work (QR rotation, Maytapi ack batches)."""
         if self.wuzapi:
-            self.wuzapi.start()
+            self.wuzapi.qr_rotation.start()
         if self.maytapi:
-            self.maytapi.start()
+            self.maytapi.ack_batches.start()
 
     async def on_cleanup(self, app: web.Application) -> None:
         """Stop background work and close the webhook session."""
         if self.wuzapi:
-            await self.wuzapi.stop()
+            await self.wuzapi.qr_rotation.stop()
         if self.maytapi:
-            await self.maytapi.stop()
+            await self.maytapi.ack_batches.stop()
         await self.sender.close()
 
 

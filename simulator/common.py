@@ -119,6 +119,31 @@ class WebhookSender:
             await self.session.close()
 
 
+@dataclass
+class Periodic:
+    """Background work repeated every `interval` seconds; a zero interval means never."""
+
+    interval: float
+    work: Callable[[], Awaitable[Any]]
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start repeating."""
+        if self.interval > 0:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop repeating."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.work()
+
+
 def hmac_hex(key: str, body: bytes) -> str:
     """The signature header value: hex HMAC-SHA256 of the exact body."""
     return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import WebhookSender, json_bytes, message_id, now, read_json
+from .common import Periodic, WebhookSender, json_bytes, message_id, now, read_json
 from .qr import qr_png
 
 SEND_TYPES = frozenset(
@@ -137,7 +136,7 @@ class MaytapiSimulator:
         self.phones = {phone_id: MaytapiPhone(phone_id) for phone_id in config.phone_ids}
         self.logs: list[dict[str, Any]] = []
         self.pending_acks: list[tuple[MaytapiPhone, dict[str, Any]]] = []
-        self._ack_task: asyncio.Task[None] | None = None
+        self.ack_batches = Periodic(config.ack_interval, self.flush_acks)
 
     def routes(self) -> list[web.RouteDef]:
         """Every route of the product and of its control API."""
@@ -167,22 +166,6 @@ class MaytapiSimulator:
             r.get("/__emulator/maytapi/phones/{phone}/sent", self.control_sent),
             r.post("/__emulator/maytapi/flush_acks", self.control_flush_acks),
         ]
-
-    def start(self) -> None:
-        """Start the periodic ack batches."""
-        if self.config.ack_interval > 0:
-            self._ack_task = asyncio.get_running_loop().create_task(self._ack_loop())
-
-    async def stop(self) -> None:
-        """Stop the periodic ack batches."""
-        if self._ack_task is not None:
-            self._ack_task.cancel()
-            await asyncio.gather(self._ack_task, return_exceptions=True)
-
-    async def _ack_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.ack_interval)
-            await self.flush_acks()
 
     # Authentication and lookup
 

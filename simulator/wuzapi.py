@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -15,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from .common import WebhookSender, hmac_hex, json_bytes, message_id, now, read_json
+from .common import Periodic, WebhookSender, hmac_hex, json_bytes, message_id, now, read_json
 from .qr import qr_png
 
 KNOWN_EVENTS = frozenset(
@@ -211,10 +210,9 @@ def send_route(*, need_phone: bool) -> Callable[[SendHandler], Route]:
 
     def decorate(handler: SendHandler) -> Route:
         @functools.wraps(handler)
-        async def route(self: WuzapiSimulator, request: web.Request) -> web.Response:
-            user = self.authenticate(request)
-            if user is None:
-                return failure(401, "unauthorized")
+        async def checked(
+            self: WuzapiSimulator, request: web.Request, user: WuzapiUser
+        ) -> web.Response:
             if not user.client:
                 return failure(500, "no session")
             if not user.logged_in:
@@ -229,7 +227,7 @@ def send_route(*, need_phone: bool) -> Callable[[SendHandler], Route]:
                 return failure(400, "missing Phone in Payload")
             return await handler(self, request, user, body)
 
-        return route
+        return user_route(checked)
 
     return decorate
 
@@ -243,27 +241,14 @@ class WuzapiSimulator:
         self.sender = sender
         self.users: dict[str, WuzapiUser] = {}
         self.on_whatsapp = set(config.on_whatsapp) if config.on_whatsapp is not None else None
-        self._rotation: asyncio.Task[None] | None = None
+        self.qr_rotation = Periodic(config.qr_rotate_seconds, self._rotate_qr_codes)
         for index, token in enumerate(config.user_tokens):
             self._add_user(f"user{index + 1}", token, events=["All"])
 
-    def start(self) -> None:
-        """Start rotating the QR codes of users that wait for a scan."""
-        if self.config.qr_rotate_seconds > 0:
-            self._rotation = asyncio.get_running_loop().create_task(self._rotate_qr_codes())
-
-    async def stop(self) -> None:
-        """Stop rotating QR codes."""
-        if self._rotation is not None:
-            self._rotation.cancel()
-            await asyncio.gather(self._rotation, return_exceptions=True)
-
     async def _rotate_qr_codes(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.qr_rotate_seconds)
-            for user in list(self.users.values()):
-                if user.connected and not user.jid and user.qr_payload:
-                    await self._new_qr(user)
+        for user in list(self.users.values()):
+            if user.connected and not user.jid and user.qr_payload:
+                await self._new_qr(user)
 
     def _add_user(self, name: str, token: str, **fields: Any) -> WuzapiUser:
         user = WuzapiUser(id=secrets.token_hex(16), name=name, token=token, **fields)
