@@ -471,7 +471,8 @@ class WuzapiGateway(Gateway):
         if secret:
             signature = _header(headers, SIGNATURE_HEADER) or ""
             expected = hmac_sha256_hex(secret, body)
-            return hmac.compare_digest(signature.strip().lower(), expected)
+            # Bytes, because compare_digest raises on non-ASCII text and headers are untrusted.
+            return hmac.compare_digest(signature.strip().lower().encode(), expected.encode())
         if self._token and _is_form(headers, body):
             try:
                 token = _form_fields(body).get("token")
