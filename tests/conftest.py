@@ -19,7 +19,14 @@ from custom_components.whatsapp_gateway.gateway import (
     WuzapiGateway,
     create_gateway,
 )
-from simulator import SIMULATOR_KEY, MaytapiConfig, Simulator, SimulatorConfig, WuzapiConfig
+from simulator import (
+    SIMULATOR_KEY,
+    MaytapiConfig,
+    Simulator,
+    SimulatorConfig,
+    WuzapiConfig,
+    create_app,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADMIN_TOKEN = "admin-token"
@@ -120,8 +127,6 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
     async def start(
         *, wuzapi: WuzapiConfig | None = None, maytapi: MaytapiConfig | None = None
     ) -> SimulatorHandle:
-        from simulator import create_app
-
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
             maytapi=maytapi or MaytapiConfig(ack_interval=0),
