@@ -1,5 +1,73 @@
-"""WhatsApp Gateway: WhatsApp messages in Home Assistant through an HTTP gateway.
+"""WhatsApp Gateway: WhatsApp accounts in Home Assistant through WhatsApp HTTP gateways."""
 
-The gateway client library lives in `gateway/`; the config flow, entities and actions that use
-it are built on top of it.
-"""
+import contextlib
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .const import CONF_CLOUDHOOK_URL, CONF_KIND, CONF_WEBHOOK_ID, DOMAIN
+from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntimeData
+from .entity import account_device_info
+from .gateway import GatewayError, GatewayUnsupported, create_gateway
+from .inbound import InboundRouter
+from .services import async_setup_services
+from .webhook import WebhookReceiver
+
+PLATFORMS = [Platform.EVENT, Platform.IMAGE, Platform.NOTIFY, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, which serve every account."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
+    """Connect to the gateway, check the session, and start receiving."""
+    try:
+        gateway = create_gateway(entry.data[CONF_KIND], async_get_clientsession(hass), entry.data)
+    except (ValueError, GatewayUnsupported) as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_config",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    coordinator = SessionCoordinator(hass, entry, gateway)
+    await coordinator.async_config_entry_first_refresh()
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **account_device_info(entry)
+    )
+    router = InboundRouter(hass, entry, coordinator, device.id)
+    entry.runtime_data = WhatsAppRuntimeData(
+        gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
+    )
+    try:
+        await WebhookReceiver(hass, entry, gateway, router).async_start()
+    except GatewayError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="webhook_setup_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
+    """Stop receiving and unload the entities (the webhook goes with the entry's unload hooks)."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
+    """Delete the cloudhook this entry may have created."""
+    if "cloud" not in hass.config.components or CONF_CLOUDHOOK_URL not in entry.data:
+        return
+    from homeassistant.components import cloud  # noqa: PLC0415
+
+    with contextlib.suppress(cloud.CloudNotAvailable):
+        await cloud.async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])

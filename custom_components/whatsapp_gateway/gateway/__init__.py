@@ -46,6 +46,14 @@ from .models import (
 from .wuzapi import WuzapiGateway, WuzapiUser
 
 GATEWAY_KINDS = ("wuzapi", "maytapi")
+_CLASSES: dict[str, type[Gateway]] = {"wuzapi": WuzapiGateway, "maytapi": MaytapiGateway}
+
+
+def gateway_capabilities(kind: str) -> frozenset[Capability]:
+    """What a gateway product can do, without building a client."""
+    if (cls := _CLASSES.get(kind)) is None:
+        raise GatewayUnsupported(f"Unknown gateway kind '{kind}'")
+    return cls.capabilities
 
 
 def create_gateway(
@@ -115,5 +123,6 @@ __all__ = [
     "WuzapiGateway",
     "WuzapiUser",
     "create_gateway",
+    "gateway_capabilities",
     "parse_chat_id",
 ]

@@ -1,0 +1,609 @@
+"""Config flow: pick a gateway, check its credentials, pair the phone, options and chats."""
+
+import asyncio
+import base64
+from collections.abc import Mapping
+import secrets
+from typing import Any
+
+from homeassistant.components import webhook
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlowWithReload,
+    SubentryFlowResult,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+
+from .const import (
+    CONF_ADMIN_TOKEN,
+    CONF_API_KEY,
+    CONF_CHAT_ID,
+    CONF_FIRE_OWN_MESSAGES,
+    CONF_INBOUND_MODE,
+    CONF_KIND,
+    CONF_PHONE_ID,
+    CONF_PRODUCT_ID,
+    CONF_STATUS_INTERVAL,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    DEFAULT_STATUS_INTERVAL,
+    DOMAIN,
+    KIND_MAYTAPI,
+    KIND_WUZAPI,
+    LOGGER,
+    MAX_STATUS_INTERVAL,
+    MIN_STATUS_INTERVAL,
+    PAIR_POLL_INTERVAL,
+    PAIR_TIMEOUT,
+    SUBENTRY_CHAT,
+    InboundMode,
+)
+from .gateway import (
+    Capability,
+    Gateway,
+    GatewayAuthError,
+    GatewayError,
+    InvalidChatId,
+    MaytapiGateway,
+    MaytapiPhone,
+    SessionState,
+    SessionStatus,
+    WuzapiGateway,
+    create_gateway,
+    gateway_capabilities,
+    parse_chat_id,
+)
+
+NEW_PHONE = "new"
+CONF_NAME = "name"
+CONF_PHONE = "phone"
+
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+CREDENTIALS_SCHEMAS = {
+    KIND_WUZAPI: probatio.Schema(
+        {
+            probatio.Required(CONF_URL): _URL,
+            probatio.Optional(CONF_TOKEN): _PASSWORD,
+            probatio.Optional(CONF_ADMIN_TOKEN): _PASSWORD,
+        }
+    ),
+    KIND_MAYTAPI: probatio.Schema(
+        {probatio.Required(CONF_PRODUCT_ID): str, probatio.Required(CONF_API_KEY): _PASSWORD}
+    ),
+}
+
+
+CHAT_SCHEMA = probatio.Schema(
+    {probatio.Required(CONF_CHAT_ID): str, probatio.Optional(CONF_NAME): str}
+)
+
+
+class TokenMissing(GatewayError):
+    """Neither a user token nor an admin token was given for wuzapi."""
+
+
+def qr_markdown(image: bytes | None) -> str:
+    """The QR code as an inline image for a flow step's description."""
+    if not image:
+        return ""
+    return f"![QR code](data:image/png;base64,{base64.b64encode(image).decode()})"
+
+
+class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a WhatsApp account."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._gateway: Gateway | None = None
+        self._status: SessionStatus | None = None
+        self._phones: list[MaytapiPhone] = []
+        self._pair_task: asyncio.Task[SessionStatus] | None = None
+        self._qr = ""
+        self._pairing_code = ""
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> WhatsAppOptionsFlow:
+        """The options of an account."""
+        return WhatsAppOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Chats that get their own notify entity."""
+        return {SUBENTRY_CHAT: ChatSubentryFlow}
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop watching the gateway when the dialog is closed."""
+        if self._pair_task is not None:
+            self._pair_task.cancel()
+
+    # Credentials
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the gateway product."""
+        return self.async_show_menu(step_id="user", menu_options=[KIND_WUZAPI, KIND_MAYTAPI])
+
+    async def async_step_wuzapi(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Server URL and a user token, or the admin token to create a user."""
+        return await self._async_credentials_step(KIND_WUZAPI, user_input)
+
+    async def async_step_maytapi(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Product id and API key."""
+        return await self._async_credentials_step(KIND_MAYTAPI, user_input)
+
+    async def _async_credentials_step(
+        self, kind: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = await self._async_check_credentials(kind, user_input)
+            if not errors:
+                if kind == KIND_MAYTAPI:
+                    return await self.async_step_maytapi_phone()
+                return await self._async_session_step()
+        return self.async_show_form(
+            step_id=kind,
+            data_schema=self.add_suggested_values_to_schema(CREDENTIALS_SCHEMAS[kind], user_input),
+            errors=errors,
+        )
+
+    async def _async_check_credentials(
+        self, kind: str, user_input: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Reach the gateway with the credentials; the form's errors, if any."""
+        try:
+            if kind == KIND_WUZAPI:
+                await self._async_connect_wuzapi(user_input)
+            else:
+                await self._async_connect_maytapi(user_input)
+        except TokenMissing:
+            return {"base": "token_required"}
+        except GatewayAuthError:
+            return {"base": "invalid_auth"}
+        except GatewayError as err:
+            LOGGER.debug("Gateway check failed: %s", err)
+            return {"base": "cannot_connect"}
+        except Exception:  # noqa: BLE001 - the form shows "unknown" instead of a crash
+            LOGGER.exception("Unexpected error while checking the gateway")
+            return {"base": "unknown"}
+        return {}
+
+    def _use(self, data: dict[str, Any]) -> Gateway:
+        self._data = data
+        self._gateway = create_gateway(data[CONF_KIND], async_get_clientsession(self.hass), data)
+        return self._gateway
+
+    async def _async_connect_wuzapi(self, user_input: Mapping[str, Any]) -> None:
+        data = {
+            CONF_KIND: KIND_WUZAPI,
+            CONF_URL: str(user_input[CONF_URL]).strip().rstrip("/"),
+            CONF_TOKEN: user_input.get(CONF_TOKEN) or self._data.get(CONF_TOKEN, ""),
+        }
+        admin_token = user_input.get(CONF_ADMIN_TOKEN)
+        if not data[CONF_TOKEN]:
+            if not admin_token:
+                raise TokenMissing
+            admin = WuzapiGateway(
+                async_get_clientsession(self.hass), data[CONF_URL], admin_token=admin_token
+            )
+            user = await admin.create_user(f"home-assistant-{secrets.token_hex(3)}")
+            # The admin token is not kept: the entry only needs its own user's token.
+            data[CONF_TOKEN] = user.token
+        self._status = await self._use(data).status()
+
+    async def _async_connect_maytapi(self, user_input: Mapping[str, Any]) -> None:
+        data = {
+            CONF_KIND: KIND_MAYTAPI,
+            CONF_PRODUCT_ID: str(user_input[CONF_PRODUCT_ID]).strip(),
+            CONF_API_KEY: user_input[CONF_API_KEY],
+        }
+        if phone_id := self._data.get(CONF_PHONE_ID):
+            data[CONF_PHONE_ID] = phone_id
+        gateway = self._use(data)
+        assert isinstance(gateway, MaytapiGateway)
+        self._phones = await gateway.list_phones()
+        if phone_id:
+            self._status = await gateway.status()
+
+    async def async_step_maytapi_phone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the product's phones, or add a new one."""
+        errors: dict[str, str] = {}
+        if user_input is not None or not self._phones:
+            phone_id = user_input[CONF_PHONE_ID] if user_input else NEW_PHONE
+            try:
+                if phone_id == NEW_PHONE:
+                    assert isinstance(self._gateway, MaytapiGateway)
+                    phone_id = (await self._gateway.add_phone()).id
+                gateway = self._use({**self._data, CONF_PHONE_ID: phone_id})
+                self._status = await gateway.status()
+            except GatewayError as err:
+                LOGGER.debug("Maytapi phone not usable: %s", err)
+                errors["base"] = "cannot_add_phone" if phone_id == NEW_PHONE else "cannot_connect"
+            else:
+                return await self._async_session_step()
+        options = [
+            SelectOptionDict(value=phone.id, label=f"{phone.number or phone.id} ({phone.status})")
+            for phone in self._phones
+        ]
+        options.append(SelectOptionDict(value=NEW_PHONE, label=NEW_PHONE))
+        return self.async_show_form(
+            step_id="maytapi_phone",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_PHONE_ID): SelectSelector(
+                        SelectSelectorConfig(
+                            options=options,
+                            mode=SelectSelectorMode.LIST,
+                            translation_key="maytapi_phone",
+                        )
+                    )
+                }
+            ),
+            errors=errors,
+        )
+
+    # Pairing
+
+    async def _async_session_step(self) -> ConfigFlowResult:
+        """Linked already: done. Otherwise the phone has to be linked."""
+        if self._status is not None and self._status.state is SessionState.CONNECTED:
+            return await self._async_linked(self._status)
+        return await self.async_step_link()
+
+    async def async_step_link(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """QR code, or a pairing code where the gateway offers one."""
+        if Capability.PAIRING_CODE in gateway_capabilities(self._data[CONF_KIND]):
+            return self.async_show_menu(step_id="link", menu_options=["pair", "pairing_code"])
+        return await self.async_step_pair()
+
+    async def async_step_pair_timeout(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The phone was not linked in time: try again."""
+        options = ["pair"]
+        if Capability.PAIRING_CODE in gateway_capabilities(self._data[CONF_KIND]):
+            options.append("pairing_code")
+        return self.async_show_menu(step_id="pair_timeout", menu_options=options)
+
+    async def async_step_pair(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the QR code until the phone has scanned it; no button to press."""
+        if self._pair_task is None:
+            gateway = self._gateway
+            assert gateway is not None
+            try:
+                await gateway.connect()
+                self._qr = qr_markdown((await gateway.login_qr()).image)
+            except GatewayError as err:
+                # wuzapi shows the first code a moment after connecting; the watcher picks it up.
+                LOGGER.debug("No QR code yet: %s", err)
+                self._qr = ""
+            self._pair_task = self.hass.async_create_task(
+                self._async_wait_for_link(watch_qr=True), f"{DOMAIN} pairing"
+            )
+        return self._async_progress("pair", "scan_qr", {"qr": self._qr})
+
+    async def async_step_pairing_code(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the phone number and show the code to type on the phone."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            gateway = self._gateway
+            assert gateway is not None
+            try:
+                parse_chat_id(user_input[CONF_PHONE])
+                await gateway.connect()
+                self._pairing_code = await gateway.request_pairing_code(user_input[CONF_PHONE])
+            except InvalidChatId:
+                errors[CONF_PHONE] = "invalid_phone"
+            except GatewayError as err:
+                LOGGER.debug("No pairing code: %s", err)
+                errors["base"] = "cannot_connect"
+            else:
+                self._pair_task = self.hass.async_create_task(
+                    self._async_wait_for_link(watch_qr=False), f"{DOMAIN} pairing"
+                )
+                return await self.async_step_pair_code()
+        suggested = {CONF_PHONE: f"+{self.unique_id}"} if self.unique_id else user_input
+        return self.async_show_form(
+            step_id="pairing_code",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema({probatio.Required(CONF_PHONE): str}), suggested
+            ),
+            errors=errors,
+        )
+
+    async def async_step_pair_code(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the pairing code until the phone is linked."""
+        return self._async_progress("pair_code", "enter_code", {"code": self._pairing_code})
+
+    def _async_progress(
+        self, step_id: str, action: str, placeholders: dict[str, str]
+    ) -> ConfigFlowResult:
+        task = self._pair_task
+        assert task is not None
+        if not task.done():
+            return self.async_show_progress(
+                step_id=step_id,
+                progress_action=action,
+                description_placeholders=placeholders,
+                progress_task=task,
+            )
+        self._pair_task = None
+        try:
+            self._status = task.result()
+        except TimeoutError:
+            return self.async_show_progress_done(next_step_id="pair_timeout")
+        return self.async_show_progress_done(next_step_id="finish")
+
+    async def _async_wait_for_link(self, *, watch_qr: bool) -> SessionStatus:
+        """Look at the session every few seconds until it is linked, or give up."""
+        gateway = self._gateway
+        assert gateway is not None
+        wake = asyncio.Event()
+        timed_out = False
+
+        @callback
+        def tick(_: Any) -> None:
+            wake.set()
+
+        @callback
+        def give_up(_: Any) -> None:
+            nonlocal timed_out
+            timed_out = True
+            wake.set()
+
+        cancel_deadline = async_call_later(self.hass, PAIR_TIMEOUT, give_up)
+        try:
+            while True:
+                try:
+                    status = await gateway.status()
+                    if status.state is SessionState.CONNECTED:
+                        return status
+                    if watch_qr:
+                        await self._async_refresh_qr(gateway, status)
+                except GatewayError as err:
+                    LOGGER.debug("Session check while pairing failed: %s", err)
+                if timed_out:
+                    raise TimeoutError
+                wake.clear()
+                cancel_tick = async_call_later(self.hass, PAIR_POLL_INTERVAL, tick)
+                try:
+                    await wake.wait()
+                finally:
+                    cancel_tick()
+        finally:
+            cancel_deadline()
+
+    async def _async_refresh_qr(self, gateway: Gateway, status: SessionStatus) -> None:
+        """Follow the gateway's QR rotation and have the dialog show the new code."""
+        qr = status.qr or await gateway.login_qr()
+        if (markdown := qr_markdown(qr.image)) and markdown != self._qr:
+            self._qr = markdown
+            self.async_notify_flow_changed()
+
+    async def async_step_finish(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The phone is linked."""
+        assert self._status is not None
+        return await self._async_linked(self._status)
+
+    async def _async_linked(self, status: SessionStatus) -> ConfigFlowResult:
+        phone = status.phone or status.jid or ""
+        await self.async_set_unique_id(phone)
+        if self.source == SOURCE_REAUTH:
+            entry = self._get_reauth_entry()
+            if entry.unique_id != phone:
+                await self._async_unlink_stranger()
+                return self.async_abort(reason="wrong_account")
+            return self.async_update_reload_and_abort(entry, data=self._data)
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(
+            title=status.name or f"+{phone}",
+            data={
+                **self._data,
+                CONF_WEBHOOK_ID: webhook.async_generate_id(),
+                CONF_WEBHOOK_SECRET: secrets.token_hex(32),
+            },
+        )
+
+    async def _async_unlink_stranger(self) -> None:
+        """Another phone was linked to this account's gateway session: unlink it again."""
+        assert self._gateway is not None
+        try:
+            await self._gateway.logout()
+        except GatewayError as err:
+            LOGGER.debug("Could not unlink the other phone: %s", err)
+
+    # Reauth and reconfigure
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The account was unlinked from its gateway session: link it again."""
+        self._data = dict(entry_data)
+        await self.async_set_unique_id(self._get_reauth_entry().unique_id)
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain, then pair again."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                self._status = await self._use(self._data).status()
+            except GatewayAuthError:
+                errors["base"] = "invalid_auth"
+            except GatewayError as err:
+                LOGGER.debug("Gateway check failed: %s", err)
+                errors["base"] = "cannot_connect"
+            else:
+                return await self._async_session_step()
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            description_placeholders={"account": self._get_reauth_entry().title},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the gateway's address or credentials of an account."""
+        entry = self._get_reconfigure_entry()
+        kind = entry.data[CONF_KIND]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._data = dict(entry.data)
+            if kind == KIND_WUZAPI and user_input.get(CONF_TOKEN):
+                # A new token means another user; without one, the current token stays.
+                self._data[CONF_TOKEN] = ""
+            errors = await self._async_check_credentials(kind, user_input)
+            if not errors:
+                status = self._status
+                if status is not None and status.state is SessionState.CONNECTED:
+                    await self.async_set_unique_id(status.phone or status.jid)
+                    self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={k: v for k, v in self._data.items() if k != CONF_KIND}
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                CREDENTIALS_SCHEMAS[kind], user_input or _public(entry.data)
+            ),
+            errors=errors,
+        )
+
+
+def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry data that may be shown back in a form (no secrets)."""
+    return {key: data[key] for key in (CONF_URL, CONF_PRODUCT_ID) if key in data}
+
+
+class WhatsAppOptionsFlow(OptionsFlowWithReload):
+    """How messages come in, how often the session is checked, and the loop guard."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The only options step."""
+        if user_input is not None:
+            user_input[CONF_STATUS_INTERVAL] = int(user_input[CONF_STATUS_INTERVAL])
+            return self.async_create_entry(data=user_input)
+        capabilities = gateway_capabilities(self.config_entry.data[CONF_KIND])
+        modes = [InboundMode.AUTO.value]
+        if Capability.WEBHOOK in capabilities:
+            modes.append(InboundMode.WEBHOOK.value)
+        if Capability.POLLING in capabilities:
+            modes.append(InboundMode.POLLING.value)
+        schema = probatio.Schema(
+            {
+                probatio.Required(
+                    CONF_INBOUND_MODE, default=InboundMode.AUTO.value
+                ): SelectSelector(
+                    SelectSelectorConfig(options=modes, translation_key="inbound_mode")
+                ),
+                probatio.Required(
+                    CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_STATUS_INTERVAL,
+                        max=MAX_STATUS_INTERVAL,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                    )
+                ),
+                probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False): BooleanSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+        )
+
+
+class ChatSubentryFlow(ConfigSubentryFlow):
+    """A contact or group that gets a notify entity."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a chat."""
+        return await self._async_chat_step("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a chat's number or name."""
+        return await self._async_chat_step("reconfigure", user_input)
+
+    async def _async_chat_step(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                chat = parse_chat_id(user_input[CONF_CHAT_ID])
+            except InvalidChatId:
+                errors[CONF_CHAT_ID] = "invalid_chat"
+            else:
+                chat_id = str(chat)
+                if any(
+                    sub.unique_id == chat_id and sub is not current
+                    for sub in entry.subentries.values()
+                ):
+                    return self.async_abort(reason="already_configured")
+                title = user_input.get(CONF_NAME) or (f"+{chat.phone}" if chat.phone else chat_id)
+                data = {CONF_CHAT_ID: chat_id}
+                if current is not None:
+                    return self.async_update_reload_and_abort(
+                        entry, current, title=title, data=data, unique_id=chat_id
+                    )
+                # The new chat's notify entity appears once the account reloads.
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(title=title, data=data, unique_id=chat_id)
+        suggested = user_input
+        if current is not None and user_input is None:
+            suggested = {CONF_CHAT_ID: current.data[CONF_CHAT_ID], CONF_NAME: current.title}
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {probatio.Required(CONF_CHAT_ID): str, probatio.Optional(CONF_NAME): str}
+                ),
+                suggested,
+            ),
+            errors=errors,
+        )

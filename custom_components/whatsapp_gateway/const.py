@@ -1,0 +1,84 @@
+"""Constants of the WhatsApp Gateway integration."""
+
+from datetime import timedelta
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "whatsapp_gateway"
+LOGGER = logging.getLogger(__package__)
+
+# Entry data: `kind` picks the gateway; the other keys are the library's gateway options.
+CONF_KIND: Final = "kind"
+CONF_URL: Final = "url"
+CONF_TOKEN: Final = "token"
+CONF_ADMIN_TOKEN: Final = "admin_token"
+CONF_PRODUCT_ID: Final = "product_id"
+CONF_API_KEY: Final = "api_key"
+CONF_PHONE_ID: Final = "phone_id"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_WEBHOOK_SECRET: Final = "webhook_secret"
+CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
+
+KIND_WUZAPI: Final = "wuzapi"
+KIND_MAYTAPI: Final = "maytapi"
+GATEWAY_NAMES: Final = {KIND_WUZAPI: "wuzapi", KIND_MAYTAPI: "Maytapi"}
+# Gateways that run on the internet and so need an external URL or a cloudhook to reach us.
+CLOUD_KINDS: Final = frozenset({KIND_MAYTAPI})
+
+# Options
+CONF_INBOUND_MODE: Final = "inbound_mode"
+CONF_STATUS_INTERVAL: Final = "status_interval"
+CONF_FIRE_OWN_MESSAGES: Final = "fire_own_messages"
+
+
+class InboundMode(StrEnum):
+    """How incoming messages reach Home Assistant."""
+
+    AUTO = "auto"
+    WEBHOOK = "webhook"
+    POLLING = "polling"
+
+
+DEFAULT_STATUS_INTERVAL: Final = 60
+MIN_STATUS_INTERVAL: Final = 10
+MAX_STATUS_INTERVAL: Final = 3600
+
+# Chat subentries
+SUBENTRY_CHAT: Final = "chat"
+CONF_CHAT_ID: Final = "chat_id"
+
+# Pairing: how often the flow looks at the session, and how long it waits for the phone.
+PAIR_POLL_INTERVAL: Final = timedelta(seconds=2)
+PAIR_TIMEOUT: Final = timedelta(minutes=3)
+
+# Bus events
+EVENT_MESSAGE_RECEIVED: Final = f"{DOMAIN}_message_received"
+EVENT_MESSAGE_STATUS: Final = f"{DOMAIN}_message_status"
+
+# Actions
+SERVICE_SEND_MESSAGE: Final = "send_message"
+SERVICE_SEND_FILE: Final = "send_file"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_TARGET: Final = "target"
+ATTR_MESSAGE: Final = "message"
+ATTR_REPLY_TO: Final = "reply_to"
+ATTR_URL: Final = "url"
+ATTR_FILE: Final = "file"
+ATTR_MEDIA: Final = "media"
+ATTR_CAPTION: Final = "caption"
+ATTR_FILENAME: Final = "filename"
+ATTR_KIND: Final = "kind"
+ATTR_VERIFY_SSL: Final = "verify_ssl"
+ATTR_USERNAME: Final = "username"
+ATTR_PASSWORD: Final = "password"
+ATTR_BEARER_TOKEN: Final = "bearer_token"
+
+# Limits
+MAX_WEBHOOK_BYTES: Final = 16 * 1024 * 1024
+MAX_FILE_BYTES: Final = 64 * 1024 * 1024
+DOWNLOAD_TIMEOUT: Final = 30
+SEEN_MESSAGES: Final = 4096
+SEND_RETRY_DELAYS: Final = (1.0, 4.0)
+MAX_RETRY_AFTER: Final = 30.0
+LAST_MESSAGE_MAX_LENGTH: Final = 255

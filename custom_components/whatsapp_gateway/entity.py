@@ -1,0 +1,50 @@
+"""The base entity: one device per WhatsApp account, entities fed by the session coordinator."""
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import CONF_KIND, CONF_URL, DOMAIN, GATEWAY_NAMES, KIND_WUZAPI
+from .coordinator import SessionCoordinator, WhatsAppConfigEntry
+
+
+def account_device_info(entry: WhatsAppConfigEntry) -> DeviceInfo:
+    """The device standing for the WhatsApp account of an entry."""
+    kind = entry.data[CONF_KIND]
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer=GATEWAY_NAMES.get(kind, kind),
+        model="WhatsApp account",
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=entry.data.get(CONF_URL) if kind == KIND_WUZAPI else None,
+    )
+
+
+class WhatsAppEntity(CoordinatorEntity[SessionCoordinator]):
+    """An entity of a WhatsApp account; unavailable while its gateway cannot be reached."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: SessionCoordinator,
+        key: str,
+        subentry: ConfigSubentry | None = None,
+    ) -> None:
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        if subentry is None:
+            self._attr_unique_id = f"{entry.unique_id}_{key}"
+            self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+        else:
+            # A chat gets its own device, linked to the account's.
+            self._attr_unique_id = f"{entry.unique_id}_{subentry.subentry_id}_{key}"
+            self._attr_device_info = DeviceInfo(
+                identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
+                name=subentry.title,
+                manufacturer=GATEWAY_NAMES.get(entry.data[CONF_KIND], entry.data[CONF_KIND]),
+                model="WhatsApp chat",
+                entry_type=DeviceEntryType.SERVICE,
+                via_device_id=entry.runtime_data.device_id,
+            )

@@ -1,0 +1,60 @@
+"""The event entity: fires for every incoming message, with the message kind as event type."""
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import SessionCoordinator, WhatsAppConfigEntry
+from .entity import WhatsAppEntity
+from .gateway import IncomingMessage, MessageKind
+from .inbound import signal_message
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: WhatsAppConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the account's message event entity."""
+    async_add_entities([MessageEvent(entry.runtime_data.coordinator)])
+
+
+class MessageEvent(WhatsAppEntity, EventEntity):
+    """Incoming WhatsApp messages, for the UI's "event received" trigger."""
+
+    _attr_translation_key = "message"
+    _attr_event_types = [kind.value for kind in MessageKind]
+    # Message content stays out of the recorder database.
+    _unrecorded_attributes = frozenset({"text", "caption", "sender_name"})
+
+    def __init__(self, coordinator: SessionCoordinator) -> None:
+        super().__init__(coordinator, "message")
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for the entry's messages."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_message(self.coordinator.config_entry.entry_id), self._on_message
+            )
+        )
+
+    @callback
+    def _on_message(self, message: IncomingMessage) -> None:
+        self._trigger_event(
+            message.kind.value,
+            {
+                "message_id": message.message_id,
+                "chat_id": message.chat_id,
+                "sender": message.sender,
+                "sender_name": message.sender_name,
+                "is_group": message.is_group,
+                "text": message.text,
+                "caption": message.caption,
+                "quoted_message_id": message.quoted_message_id,
+            },
+        )
+        self.async_write_ha_state()

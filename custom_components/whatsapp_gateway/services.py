@@ -1,0 +1,258 @@
+"""The actions `send_message` and `send_file`, shared by every account."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import aiohttp
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import probatio
+from yarl import URL
+
+from .const import (
+    ATTR_BEARER_TOKEN,
+    ATTR_CAPTION,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_FILE,
+    ATTR_FILENAME,
+    ATTR_KIND,
+    ATTR_MEDIA,
+    ATTR_MESSAGE,
+    ATTR_PASSWORD,
+    ATTR_REPLY_TO,
+    ATTR_TARGET,
+    ATTR_URL,
+    ATTR_USERNAME,
+    ATTR_VERIFY_SSL,
+    DOMAIN,
+    DOWNLOAD_TIMEOUT,
+    MAX_FILE_BYTES,
+    SERVICE_SEND_FILE,
+    SERVICE_SEND_MESSAGE,
+)
+from .coordinator import WhatsAppConfigEntry
+from .gateway import Gateway, MediaKind, OutgoingMedia, SentMessage
+from .sending import async_send_each
+
+KIND_AUTO = "auto"
+
+_TARGETING = {
+    probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+    probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
+    probatio.Optional(ATTR_REPLY_TO): cv.string,
+}
+SEND_MESSAGE_SCHEMA = probatio.Schema({**_TARGETING, probatio.Required(ATTR_MESSAGE): cv.string})
+SEND_FILE_SCHEMA = probatio.Schema(
+    {
+        **_TARGETING,
+        probatio.Optional(ATTR_URL): cv.url,
+        probatio.Optional(ATTR_FILE): cv.string,
+        probatio.Optional(ATTR_MEDIA): probatio.Schema(
+            {probatio.Required("media_content_id"): cv.string}, extra=probatio.ALLOW_EXTRA
+        ),
+        probatio.Optional(ATTR_CAPTION): cv.string,
+        probatio.Optional(ATTR_FILENAME): cv.string,
+        probatio.Optional(ATTR_KIND, default=KIND_AUTO): probatio.In(
+            [KIND_AUTO, *(kind.value for kind in MediaKind)]
+        ),
+        probatio.Optional(ATTR_VERIFY_SSL, default=True): cv.boolean,
+        probatio.Optional(ATTR_USERNAME): cv.string,
+        probatio.Optional(ATTR_PASSWORD): cv.string,
+        probatio.Optional(ATTR_BEARER_TOKEN): cv.string,
+    }
+)
+
+
+def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _entry(call: ServiceCall) -> WhatsAppConfigEntry:
+    """The account the call names, or the only one there is."""
+    hass = call.hass
+    if (entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID)) is None:
+        loaded = hass.config_entries.async_loaded_entries(DOMAIN)
+        if len(loaded) != 1:
+            raise _validation_error("account_required")
+        return cast("WhatsAppConfigEntry", loaded[0])
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _validation_error("account_not_found", entry_id=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _validation_error("account_not_loaded", account=entry.title)
+    return cast("WhatsAppConfigEntry", entry)
+
+
+def _response(call: ServiceCall, sent: list[dict[str, str]]) -> ServiceResponse:
+    return {"messages": cast("list[Any]", sent)} if call.return_response else None
+
+
+async def _send_message(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    text: str = call.data[ATTR_MESSAGE]
+    reply_to: str | None = call.data.get(ATTR_REPLY_TO)
+
+    async def send(gateway: Gateway, target: str) -> SentMessage:
+        return await gateway.send_text(target, text, reply_to=reply_to)
+
+    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+
+
+async def _send_file(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    media = await _load_file(call.hass, call.data)
+    caption: str | None = call.data.get(ATTR_CAPTION)
+    reply_to: str | None = call.data.get(ATTR_REPLY_TO)
+
+    async def send(gateway: Gateway, target: str) -> SentMessage:
+        return await gateway.send_media(target, media, caption=caption, reply_to=reply_to)
+
+    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+
+
+async def _load_file(hass: HomeAssistant, data: Mapping[str, Any]) -> OutgoingMedia:
+    """Fetch the bytes from the one source the call names."""
+    sources = [key for key in (ATTR_URL, ATTR_FILE, ATTR_MEDIA) if key in data]
+    if len(sources) != 1:
+        raise _validation_error("one_file_source")
+    if ATTR_URL in data:
+        content, name, mime = await _download(hass, data)
+    elif ATTR_FILE in data:
+        content, name, mime = await _read_file(hass, data[ATTR_FILE])
+    else:
+        content, name, mime = await _resolve_media(hass, data[ATTR_MEDIA]["media_content_id"])
+    kind = data[ATTR_KIND]
+    return OutgoingMedia.from_bytes(
+        content,
+        filename=data.get(ATTR_FILENAME) or name,
+        mime_type=mime,
+        kind=None if kind == KIND_AUTO else MediaKind(kind),
+    )
+
+
+def _too_large() -> ServiceValidationError:
+    return _validation_error("file_too_large", limit=f"{MAX_FILE_BYTES // (1024 * 1024)} MB")
+
+
+async def _download(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
+    url = URL(data[ATTR_URL])
+    shown = str(url.with_user(None).with_query(None))
+    if ATTR_BEARER_TOKEN in data and ATTR_USERNAME in data:
+        raise _validation_error("one_authentication")
+    auth = None
+    if ATTR_USERNAME in data:
+        auth = aiohttp.BasicAuth(data[ATTR_USERNAME], data.get(ATTR_PASSWORD, ""))
+    headers = {}
+    if ATTR_BEARER_TOKEN in data:
+        headers["Authorization"] = f"Bearer {data[ATTR_BEARER_TOKEN]}"
+    session = async_get_clientsession(hass, verify_ssl=data[ATTR_VERIFY_SSL])
+    try:
+        async with session.get(
+            url,
+            auth=auth,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT),
+        ) as response:
+            if response.status >= 400:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="download_failed",
+                    translation_placeholders={"url": shown, "error": f"HTTP {response.status}"},
+                )
+            if (response.content_length or 0) > MAX_FILE_BYTES:
+                raise _too_large()
+            content = bytearray()
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                content += chunk
+                if len(content) > MAX_FILE_BYTES:
+                    raise _too_large()
+            mime = response.content_type
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="download_failed",
+            translation_placeholders={"url": shown, "error": str(err) or type(err).__name__},
+        ) from err
+    name = url.name or "file"
+    # A server that does not know the type says octet-stream; the file name may know better.
+    return bytes(content), name, None if mime == "application/octet-stream" else mime
+
+
+async def _read_file(hass: HomeAssistant, path: str) -> tuple[bytes, str, str | None]:
+    if not hass.config.is_allowed_path(path):
+        raise _validation_error("path_not_allowed", path=path)
+    file = Path(path)
+    return await _read_path(hass, file), file.name, None
+
+
+async def _read_path(hass: HomeAssistant, path: Path) -> bytes:
+    """Read a local file in the executor, refusing one over the size cap."""
+
+    def read() -> bytes:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise _too_large()
+        return path.read_bytes()
+
+    try:
+        return await hass.async_add_executor_job(read)
+    except OSError as err:
+        raise _validation_error(
+            "file_unreadable", path=str(path), error=err.strerror or str(err)
+        ) from err
+
+
+async def _resolve_media(hass: HomeAssistant, media_id: str) -> tuple[bytes, str, str | None]:
+    """A camera snapshot, an image entity's picture, or a media-source file with a local path."""
+    # Imported late: these components are only needed when a call names media.
+    if media_id.startswith("media-source://camera/"):
+        from homeassistant.components import camera  # noqa: PLC0415
+
+        entity_id = media_id.removeprefix("media-source://camera/")
+        snapshot = await camera.async_get_image(hass, entity_id)
+        return snapshot.content, f"{entity_id}.jpg", snapshot.content_type
+    if media_id.startswith("media-source://image/"):
+        from homeassistant.components import image  # noqa: PLC0415
+
+        entity_id = media_id.removeprefix("media-source://image/")
+        picture = await image.async_get_image(hass, entity_id)
+        return picture.content, f"{entity_id}.png", picture.content_type
+    from homeassistant.components import media_source  # noqa: PLC0415
+
+    try:
+        resolved = await media_source.async_resolve_media(hass, media_id, None)
+    except media_source.Unresolvable as err:
+        raise _validation_error("media_not_found", media=media_id) from err
+    if resolved.path is None:
+        raise _validation_error("media_not_local", media=media_id)
+    return await _read_path(hass, resolved.path), resolved.path.name, resolved.mime_type
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND_MESSAGE,
+        _send_message,
+        schema=SEND_MESSAGE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND_FILE,
+        _send_file,
+        schema=SEND_FILE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
