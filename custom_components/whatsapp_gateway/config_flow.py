@@ -527,24 +527,19 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
             modes.append(InboundMode.WEBHOOK.value)
         if Capability.POLLING in capabilities:
             modes.append(InboundMode.POLLING.value)
+        mode = SelectSelector(SelectSelectorConfig(options=modes, translation_key="inbound_mode"))
+        interval = NumberSelector(
+            NumberSelectorConfig(
+                min=MIN_STATUS_INTERVAL,
+                max=MAX_STATUS_INTERVAL,
+                unit_of_measurement="s",
+                mode=NumberSelectorMode.BOX,
+            )
+        )
         schema = probatio.Schema(
             {
-                probatio.Required(
-                    CONF_INBOUND_MODE, default=InboundMode.AUTO.value
-                ): SelectSelector(
-                    SelectSelectorConfig(options=modes, translation_key="inbound_mode")
-                ),
-                probatio.Required(
-                    CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_STATUS_INTERVAL,
-                        max=MAX_STATUS_INTERVAL,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                    )
-                ),
+                probatio.Required(CONF_INBOUND_MODE, default=InboundMode.AUTO.value): mode,
+                probatio.Required(CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL): interval,
                 probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False): BooleanSelector(),
             }
         )
