@@ -1,0 +1,77 @@
+"""Diagnostics: what support needs, without tokens, webhook ids, numbers or message text."""
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+
+from .const import (
+    CONF_ADMIN_TOKEN,
+    CONF_API_KEY,
+    CONF_CHAT_ID,
+    CONF_CLOUDHOOK_URL,
+    CONF_PRODUCT_ID,
+    CONF_TOKEN,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+)
+from .coordinator import WhatsAppConfigEntry
+from .webhook import gateway_is_local, issue_id
+
+TO_REDACT = {
+    CONF_TOKEN,
+    CONF_ADMIN_TOKEN,
+    CONF_API_KEY,
+    CONF_PRODUCT_ID,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    CONF_CLOUDHOOK_URL,
+    CONF_CHAT_ID,
+    "title",
+    "unique_id",
+    "phone",
+    "jid",
+    "name",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: WhatsAppConfigEntry
+) -> dict[str, Any]:
+    """The entry, its session and what came in, redacted."""
+    runtime = entry.runtime_data
+    status = runtime.coordinator.data
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "unique_id": entry.unique_id,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+                "chats": [{"title": sub.title, **sub.data} for sub in entry.subentries.values()],
+            },
+            "gateway": {
+                "kind": runtime.gateway.kind,
+                "capabilities": sorted(runtime.gateway.capabilities),
+                "on_local_network": gateway_is_local(entry),
+            },
+            "session": {
+                "state": status.state.value,
+                "phone": status.phone,
+                "jid": status.jid,
+                "name": status.name,
+                "detail": status.detail,
+                "qr_shown": status.qr is not None,
+                "last_update_success": runtime.coordinator.last_update_success,
+            },
+            "inbound": {
+                "messages_remembered": len(runtime.inbound.messages),
+                "statuses_remembered": len(runtime.inbound.statuses),
+                "webhook_unreachable": ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry))
+                is not None,
+            },
+        },
+        TO_REDACT,
+    )
