@@ -1,0 +1,222 @@
+"""Home Assistant with the integration, talking to the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.whatsapp_gateway.const import (
+    CONF_API_KEY,
+    CONF_KIND,
+    CONF_PHONE_ID,
+    CONF_PRODUCT_ID,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+)
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.setup import async_setup_component
+from tests.conftest import (
+    API_KEY,
+    HMAC_KEY,
+    PHONE_ID,
+    PRODUCT_ID,
+    USER_TOKEN,
+    SimulatorHandle,
+    StartSimulator,
+)
+
+WUZAPI_PHONE = "491511234567"
+MAYTAPI_PHONE = "905551112233"
+WEBHOOK_ID = "0123456789abcdef" * 4
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/ in every integration test."""
+
+
+@pytest.fixture(autouse=True)
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Nothing may log an error (or worse) during a test."""
+    yield
+    errors = [
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.get_records("call")
+        if record.levelno >= logging.ERROR
+    ]
+    assert not errors, errors
+
+
+@pytest.fixture
+async def ha_client(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+) -> TestClient:
+    """Home Assistant's HTTP server on loopback; its address is the internal and external URL."""
+    # Everything that adds HTTP routes loads first: the router is frozen once the server runs.
+    for component in (
+        "http",
+        "webhook",
+        "repairs",
+        "notify",
+        "image",
+        "media_source",
+        "diagnostics",
+        DOMAIN,
+    ):
+        assert await async_setup_component(hass, component, {})
+    client = await hass_client_no_auth()
+    url = str(client.make_url("/")).rstrip("/")
+    await hass.config.async_update(internal_url=url, external_url=url)
+    return client
+
+
+@dataclass
+class Bus:
+    """Collects Home Assistant bus events and state changes so tests can wait for them."""
+
+    hass: HomeAssistant
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def listen(self, event_type: str) -> list[Event]:
+        """Start collecting one event type."""
+        collected = self.events.setdefault(event_type, [])
+
+        @callback
+        def collect(event: Event) -> None:
+            collected.append(event)
+            self.hass.async_create_task(self._notify())
+
+        self.hass.bus.async_listen(event_type, collect)
+        return collected
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def until(self, condition: Callable[[], Any], what: str = "condition") -> None:
+        """Wait (at most five seconds) until the condition holds after some bus activity."""
+        async with asyncio.timeout(5), self.changed:
+            while not condition():
+                await self.changed.wait()
+
+
+@pytest.fixture
+def bus(hass: HomeAssistant) -> Bus:
+    """Bus events of the integration, and state changes."""
+    collector = Bus(hass)
+    collector.listen("state_changed")
+    return collector
+
+
+def state(hass: HomeAssistant, entity_id: str) -> State:
+    """The current state, which must exist."""
+    current = hass.states.get(entity_id)
+    assert current is not None, f"{entity_id} does not exist"
+    return current
+
+
+@pytest.fixture
+async def simulator(start_simulator: StartSimulator, ha_client: TestClient) -> SimulatorHandle:
+    """The simulator (both products), with Home Assistant's HTTP server already up."""
+    return await start_simulator()
+
+
+async def pair_wuzapi_user(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
+    """Connect the wuzapi user and scan its QR, as the phone would."""
+    async with simulator.session.post(
+        f"{simulator.url}/session/connect", headers={"Token": USER_TOKEN}, json={}
+    ) as response:
+        assert response.status == 200, await response.text()
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
+
+
+async def pair_maytapi_phone(simulator: SimulatorHandle, phone: str = MAYTAPI_PHONE) -> None:
+    """Scan the QR of Maytapi phone 12."""
+    await simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": phone})
+
+
+def wuzapi_entry(
+    simulator: SimulatorHandle,
+    *,
+    options: dict[str, Any] | None = None,
+    chats: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> MockConfigEntry:
+    """An entry for the simulator's wuzapi user."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=WUZAPI_PHONE,
+        data={
+            CONF_KIND: "wuzapi",
+            CONF_URL: simulator.url,
+            CONF_TOKEN: USER_TOKEN,
+            CONF_WEBHOOK_ID: WEBHOOK_ID,
+            CONF_WEBHOOK_SECRET: HMAC_KEY,
+        },
+        options=options or {},
+        subentries_data=[
+            ConfigSubentryData(
+                data={"chat_id": chat_id}, subentry_type="chat", title=title, unique_id=chat_id
+            )
+            for chat_id, title in chats
+        ],
+    )
+
+
+def maytapi_entry(simulator: SimulatorHandle) -> MockConfigEntry:
+    """An entry for the simulator's Maytapi phone 12."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Shop",
+        unique_id=MAYTAPI_PHONE,
+        data={
+            CONF_KIND: "maytapi",
+            CONF_URL: simulator.url,
+            CONF_PRODUCT_ID: PRODUCT_ID,
+            CONF_API_KEY: API_KEY,
+            CONF_PHONE_ID: PHONE_ID,
+            CONF_WEBHOOK_ID: WEBHOOK_ID[::-1],
+            CONF_WEBHOOK_SECRET: HMAC_KEY,
+        },
+    )
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry and set it up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+async def wuzapi_account(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> AsyncIterator[MockConfigEntry]:
+    """A loaded wuzapi account with one chat, whose phone is linked."""
+    await pair_wuzapi_user(simulator)
+    yield await setup_entry(
+        hass, wuzapi_entry(simulator, chats=[("491700000002@s.whatsapp.net", "Anna")])
+    )
+
+
+@pytest.fixture
+async def maytapi_account(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> AsyncIterator[MockConfigEntry]:
+    """A loaded Maytapi account whose phone is linked."""
+    await pair_maytapi_phone(simulator)
+    yield await setup_entry(hass, maytapi_entry(simulator))

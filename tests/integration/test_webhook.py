@@ -1,0 +1,331 @@
+"""Webhook delivery: every real format in, exactly the right events and states out."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.whatsapp_gateway.const import (
+    EVENT_MESSAGE_RECEIVED,
+    EVENT_MESSAGE_STATUS,
+    MAX_WEBHOOK_BYTES,
+)
+from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from simulator import MaytapiConfig, WuzapiConfig
+from tests.conftest import HMAC_KEY, PHONE_ID, USER_TOKEN, SimulatorHandle, StartSimulator, fixture_bytes
+
+from .conftest import (
+    WEBHOOK_ID,
+    WUZAPI_PHONE,
+    Bus,
+    pair_maytapi_phone,
+    pair_wuzapi_user,
+    setup_entry,
+    maytapi_entry,
+    state,
+    wuzapi_entry,
+)
+
+EVENT_KEYS = {
+    "config_entry_id",
+    "device_id",
+    "account",
+    "message_id",
+    "chat_id",
+    "sender",
+    "sender_id",
+    "sender_name",
+    "is_group",
+    "from_me",
+    "kind",
+    "text",
+    "caption",
+    "media",
+    "location",
+    "quoted_message_id",
+    "timestamp",
+}
+
+
+async def inbound(simulator: SimulatorHandle, **message: object) -> None:
+    """A contact writes to the wuzapi account."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/inbound", dict(message))
+
+
+@pytest.mark.parametrize("webhook_format", ["form", "json"])
+async def test_wuzapi_text_message(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    bus: Bus,
+    device_registry: dr.DeviceRegistry,
+    webhook_format: str,
+) -> None:
+    """A text in either webhook format fires one event with the documented keys."""
+    simulator = await start_simulator(
+        wuzapi=WuzapiConfig(webhook_format=webhook_format, auto_receipts=False)
+    )
+    await pair_wuzapi_user(simulator)
+    entry = await setup_entry(hass, wuzapi_entry(simulator))
+    user = next(iter(simulator.state.wuzapi.users.values()))
+    # The integration pointed the gateway at its webhook and gave it the signing key.
+    assert user.webhook == f"{ha_client.make_url('/')}api/webhook/{WEBHOOK_ID}".replace(
+        "//api", "/api"
+    )
+    assert user.hmac_key == HMAC_KEY
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+
+    await inbound(simulator, text="ping", id="MSG1", name="Anna", **{"from": "491700000002"})
+    await bus.until(lambda: received)
+    await hass.async_block_till_done()
+
+    assert len(received) == 1
+    data = received[0].data
+    assert set(data) == EVENT_KEYS
+    [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert data == {
+        "config_entry_id": entry.entry_id,
+        "device_id": device.id,
+        "account": WUZAPI_PHONE,
+        "message_id": "MSG1",
+        "chat_id": "491700000002@s.whatsapp.net",
+        "sender": "491700000002",
+        "sender_id": "491700000002@s.whatsapp.net",
+        "sender_name": "Anna",
+        "is_group": False,
+        "from_me": False,
+        "kind": "text",
+        "text": "ping",
+        "caption": None,
+        "media": None,
+        "location": None,
+        "quoted_message_id": None,
+        "timestamp": data["timestamp"],
+    }
+    assert data["timestamp"].endswith("+00:00")
+    last = state(hass, "sensor.home_last_message")
+    assert last.state == "ping"
+    assert last.attributes["sender_name"] == "Anna"
+    assert last.attributes["chat_id"] == "491700000002@s.whatsapp.net"
+    assert last.attributes["kind"] == "text"
+    event = state(hass, "event.home_message")
+    assert event.attributes["event_type"] == "text"
+    assert event.attributes["message_id"] == "MSG1"
+
+
+async def test_signed_posts(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, ha_client: TestClient, bus: Bus
+) -> None:
+    """With a signing key, a post with a valid signature counts and a forged one does not."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    body = fixture_bytes("wuzapi_message_text.json_body.txt")
+    url = f"/api/webhook/{WEBHOOK_ID}"
+    headers = {"Content-Type": "application/json"}
+
+    forged = await ha_client.post(url, data=body, headers={**headers, "x-hmac-signature": "0" * 64})
+    unsigned = await ha_client.post(url, data=body, headers=headers)
+    assert (forged.status, unsigned.status) == (401, 401)
+    await hass.async_block_till_done()
+    assert received == []
+
+    signed = {**headers, "x-hmac-signature": hmac_sha256_hex(HMAC_KEY, body)}
+    response = await ha_client.post(url, data=body, headers=signed)
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert len(received) == 1
+    assert received[0].data["text"] == json.loads(body)["event"]["Message"]["conversation"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"\xff\xfe not json", 400),
+        (b'{"type": "Message", "event": "not an object"}', 200),  # ignored, not an error
+        (b"[1, 2, 3]", 400),
+        (b"", 400),
+    ],
+)
+async def test_malformed_posts(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    ha_client: TestClient,
+    bus: Bus,
+    body: bytes,
+    status: int,
+) -> None:
+    """Malformed (but correctly signed) bodies get a 4xx or are ignored; no event, no error."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    response = await ha_client.post(
+        f"/api/webhook/{WEBHOOK_ID}",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "x-hmac-signature": hmac_sha256_hex(HMAC_KEY, body),
+        },
+    )
+    assert response.status == status
+    await hass.async_block_till_done()
+    assert received == []
+
+
+async def test_oversized_posts(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, ha_client: TestClient
+) -> None:
+    """Bodies over the limit are refused, with or without a length header."""
+    url = f"/api/webhook/{WEBHOOK_ID}"
+    too_big = b"x" * (MAX_WEBHOOK_BYTES + 1)
+    assert (await ha_client.post(url, data=too_big)).status == 413
+
+    async def chunks():  # no Content-Length: the receiver has to count
+        for _ in range(MAX_WEBHOOK_BYTES // (1024 * 1024) + 1):
+            yield b"x" * (1024 * 1024)
+
+    assert (await ha_client.post(url, data=chunks())).status == 413
+
+
+async def test_duplicate_delivery_fires_once(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, ha_client: TestClient, bus: Bus
+) -> None:
+    """The same message delivered twice fires one event."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    body = fixture_bytes("wuzapi_message_text.json_body.txt")
+    headers = {
+        "Content-Type": "application/json",
+        "x-hmac-signature": hmac_sha256_hex(HMAC_KEY, body),
+    }
+    for _ in range(2):
+        response = await ha_client.post(f"/api/webhook/{WEBHOOK_ID}", data=body, headers=headers)
+        assert response.status == 200
+    await hass.async_block_till_done()
+    assert len(received) == 1
+
+
+@pytest.mark.parametrize(("fire_own", "expected"), [(False, ["hello"]), (True, ["mine", "hello"])])
+async def test_own_messages(
+    hass: HomeAssistant,
+    simulator: SimulatorHandle,
+    bus: Bus,
+    fire_own: bool,
+    expected: list[str],
+) -> None:
+    """Own messages fire only when the option says so (the loop guard)."""
+    await pair_wuzapi_user(simulator)
+    await setup_entry(hass, wuzapi_entry(simulator, options={"fire_own_messages": fire_own}))
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await inbound(simulator, text="mine", from_me=True)
+    await inbound(simulator, text="hello")
+    await hass.async_block_till_done()
+    assert [event.data["text"] for event in received] == expected
+    assert all(event.data["from_me"] is (event.data["text"] == "mine") for event in received)
+
+
+async def test_group_reply_with_media(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """A group image that replies to a message: media saved, reply and group fields set."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await inbound(
+        simulator,
+        kind="image",
+        group="120363012345678901@g.us",
+        caption="look",
+        mime_type="image/png",
+        data="data:image/png;base64,iVBORw0KGgo=",
+        reply_to="ORIGINAL1",
+        name="Ben",
+        id="IMG1",
+        **{"from": "491700000003"},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(received) == 1
+    data = received[0].data
+    assert data["kind"] == "image"
+    assert data["is_group"] is True
+    assert data["chat_id"] == "120363012345678901@g.us"
+    assert data["sender"] == "491700000003"
+    assert data["caption"] == "look"
+    assert data["quoted_message_id"] == "ORIGINAL1"
+    assert data["media"]["mime_type"] == "image/png"
+    path = data["media"]["path"]
+    assert path.startswith(hass.config.path("media", "whatsapp_gateway"))
+    with open(path, "rb") as saved:  # noqa: ASYNC230 - a test reading back what was saved
+        assert saved.read() == b"\x89PNG\r\n\x1a\n"
+    assert state(hass, "sensor.home_last_message").state == "look"
+    assert state(hass, "event.home_message").attributes["event_type"] == "image"
+
+
+async def test_receipts_fire_status_events(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """Delivery receipts become message status events, each status once per message."""
+    statuses = bus.listen(EVENT_MESSAGE_STATUS)
+    for _ in range(2):
+        await simulator.control(
+            f"wuzapi/users/{USER_TOKEN}/receipt",
+            {"ids": ["OUT1", "OUT2"], "chat": "491700000002", "state": "Read"},
+        )
+    await hass.async_block_till_done()
+    assert [event.data for event in statuses] == [
+        {
+            "config_entry_id": wuzapi_account.entry_id,
+            "message_id": message_id,
+            "chat_id": "491700000002@s.whatsapp.net",
+            "status": "read",
+        }
+        for message_id in ("OUT1", "OUT2")
+    ]
+
+
+async def test_maytapi_message_and_batched_acks(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """Maytapi: a message webhook fires an event; a batch of acks fires one status per message."""
+    simulator = await start_simulator(maytapi=MaytapiConfig(ack_interval=0))
+    await pair_maytapi_phone(simulator)
+    entry = await setup_entry(hass, maytapi_entry(simulator))
+    phone = simulator.state.maytapi.phones[PHONE_ID]
+    assert phone.webhook.endswith(f"/api/webhook/{WEBHOOK_ID[::-1]}")
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    statuses = bus.listen(EVENT_MESSAGE_STATUS)
+
+    await simulator.control(
+        f"maytapi/phones/{PHONE_ID}/inbound", {"text": "hi shop", "from": "905301112233"}
+    )
+    await hass.async_block_till_done()
+    assert len(received) == 1
+    assert received[0].data["text"] == "hi shop"
+    assert received[0].data["chat_id"] == "905301112233@c.us"
+    assert received[0].data["account"] == entry.unique_id
+
+    response = await hass.services.async_call(
+        "whatsapp_gateway",
+        "send_message",
+        {"target": ["+90 530 111 2233", "905301112234"], "message": "thanks"},
+        blocking=True,
+        return_response=True,
+    )
+    sent_ids = [message["message_id"] for message in response["messages"]]
+    await simulator.control("maytapi/flush_acks")
+    await hass.async_block_till_done()
+    assert {(e.data["message_id"], e.data["status"]) for e in statuses} >= {
+        (message_id, "sent") for message_id in sent_ids
+    }
+    assert all(e.data["config_entry_id"] == entry.entry_id for e in statuses)
+
+
+async def test_maytapi_rejects_other_products(
+    hass: HomeAssistant, maytapi_account: MockConfigEntry, ha_client: TestClient, bus: Bus
+) -> None:
+    """A Maytapi post naming another product is refused."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    body = json.loads(fixture_bytes("maytapi_message_text.json"))
+    body["product_id"] = "someone-else"
+    response = await ha_client.post(f"/api/webhook/{WEBHOOK_ID[::-1]}", json=body)
+    assert response.status == 401
+    await hass.async_block_till_done()
+    assert received == []
