@@ -1,0 +1,180 @@
+"""Setting up, unloading and recovering an account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.whatsapp_gateway.const import DOMAIN
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from tests.conftest import PHONE_ID, USER_TOKEN, SimulatorHandle
+
+from .conftest import (
+    maytapi_entry,
+    pair_maytapi_phone,
+    pair_wuzapi_user,
+    setup_entry,
+    state,
+    wuzapi_entry,
+)
+
+
+async def poll(hass: HomeAssistant, seconds: int = 61) -> None:
+    """Let the status poll run."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    # The coordinator refreshes in a background task.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def reauth_flows(hass: HomeAssistant) -> list[dict]:
+    """The reauth flows in progress."""
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+async def test_load_and_unload(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A linked account loads with its entities and unloads cleanly."""
+    assert wuzapi_account.state is ConfigEntryState.LOADED
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert state(hass, "notify.anna").state != STATE_UNAVAILABLE
+    assert state(hass, "image.home_qr_code").state == STATE_UNAVAILABLE  # nothing to scan
+    await hass.config_entries.async_unload(wuzapi_account.entry_id)
+    assert wuzapi_account.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_gateway_down_at_setup(hass: HomeAssistant, ha_client: TestClient) -> None:
+    """An unreachable gateway means: try again later."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="491511234567",
+        data={"kind": "wuzapi", "url": "http://127.0.0.1:9", "token": "t", "webhook_id": "w"},
+    )
+    await setup_entry(hass, entry)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_unknown_gateway_kind(
+    hass: HomeAssistant, ha_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry for a gateway this version does not know cannot be set up, and says why."""
+    entry = MockConfigEntry(domain=DOMAIN, data={"kind": "carrier-pigeon", "webhook_id": "w"})
+    await setup_entry(hass, entry)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert "Unknown gateway kind 'carrier-pigeon'" in caplog.text
+    caplog.clear()  # Home Assistant logs that error itself; it is the expected outcome
+
+
+async def test_logged_out_at_setup_starts_reauth(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """A session that is not linked asks the user to link the phone again."""
+    entry = await setup_entry(hass, wuzapi_entry(simulator))
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert len(reauth_flows(hass)) == 1
+
+
+async def test_wrong_token_at_setup_starts_reauth(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """A token the gateway refuses leads to reauth too."""
+    entry = wuzapi_entry(simulator)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "token": "wrong"})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert len(reauth_flows(hass)) == 1
+
+
+async def test_unreachable_then_back(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The gateway goes away: entities unavailable, logged once; it comes back by itself."""
+    # Status 503 on every try of two polls (aiohttp itself retries a dropped connection).
+    await simulator.fault(status=503, times=2, path="/session/status")
+    await poll(hass)
+    await poll(hass)
+    for entity_id in ("sensor.home_session", "sensor.home_last_message", "event.home_message"):
+        assert state(hass, entity_id).state == STATE_UNAVAILABLE
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "Cannot reach the WhatsApp gateway" in errors[0].getMessage()
+    caplog.clear()  # the one error above is the expected "log once"
+
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert state(hass, "sensor.home_last_message").state != STATE_UNAVAILABLE
+    assert "data recovered" in caplog.text
+
+
+async def test_dropped_session_reconnects(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A session the gateway lost (still paired) is connected again by the status poll."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/drop_socket")
+    await hass.async_block_till_done()
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert next(iter(simulator.state.wuzapi.users.values())).connected
+
+
+async def test_logout_from_phone(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Unlinking on the phone shows as logged out at once and starts a reauth flow."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+    await hass.async_block_till_done()
+    assert state(hass, "sensor.home_session").state == "logged_out"
+    assert len(reauth_flows(hass)) == 1
+    # The poll agrees, and does not start a second flow.
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "logged_out"
+    assert len(reauth_flows(hass)) == 1
+
+
+async def test_cloud_gateway_without_external_url(
+    hass: HomeAssistant, simulator: SimulatorHandle, issue_registry: ir.IssueRegistry
+) -> None:
+    """Maytapi runs on the internet: without an external URL there is a repair issue."""
+    await hass.config.async_update(external_url=None)
+    await pair_maytapi_phone(simulator)
+    entry = await setup_entry(hass, maytapi_entry(simulator))
+    assert entry.state is ConfigEntryState.LOADED
+    issue = issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"title": "Shop"}
+    assert simulator.state.maytapi.phones[PHONE_ID].webhook == ""
+
+    # With an external URL the issue goes away on the next setup.
+    url = hass.config.internal_url
+    await hass.config.async_update(external_url=url)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
+    assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
+
+
+async def test_webhook_refused_at_setup(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """A gateway that refuses the webhook address means: try again later."""
+    await pair_wuzapi_user(simulator)
+    await simulator.fault(status=500, times=1, path="/webhook")
+    entry = await setup_entry(hass, wuzapi_entry(simulator))
+    assert entry.state is ConfigEntryState.SETUP_RETRY
