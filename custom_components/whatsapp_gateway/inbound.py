@@ -68,7 +68,9 @@ class InboundRouter:
         self._entry = entry
         self._coordinator = coordinator
         self._device_id = device_id
-        self._media_dir = Path(hass.config.path("media", MEDIA_FOLDER, entry.entry_id))
+        # Saved where the media browser's "Local media" looks, so it can be sent on.
+        media_root = hass.config.media_dirs.get("local") or hass.config.path("media")
+        self._media_dir = Path(media_root, MEDIA_FOLDER, entry.entry_id)
         self.messages = RecentIds()
         self.statuses = RecentIds()
 

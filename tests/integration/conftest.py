@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -61,9 +62,15 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture
 async def ha_client(
-    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, tmp_path: Path
 ) -> TestClient:
-    """Home Assistant's HTTP server on loopback; its address is the internal and external URL."""
+    """Home Assistant's HTTP server on loopback; its address is the internal and external URL.
+
+    The media folder is the test's own temporary folder.
+    """
+    media = tmp_path / "media"
+    media.mkdir()
+    hass.config.media_dirs = {"local": str(media)}
     # Everything that adds HTTP routes loads first: the router is frozen once the server runs.
     for component in (
         "http",

@@ -252,7 +252,7 @@ async def test_group_reply_with_media(
     assert data["quoted_message_id"] == "ORIGINAL1"
     assert data["media"]["mime_type"] == "image/png"
     path = data["media"]["path"]
-    assert path.startswith(hass.config.path("media", "whatsapp_gateway"))
+    assert path.startswith(hass.config.media_dirs["local"] + "/whatsapp_gateway/")
     with open(path, "rb") as saved:  # noqa: ASYNC230 - a test reading back what was saved
         assert saved.read() == b"\x89PNG\r\n\x1a\n"
     assert state(hass, "sensor.home_last_message").state == "look"

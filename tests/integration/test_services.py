@@ -1,0 +1,401 @@
+"""The actions send_message and send_file, checked by what the gateway received."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.whatsapp_gateway import sending
+from custom_components.whatsapp_gateway.const import DOMAIN, MAX_FILE_BYTES
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from tests.conftest import SimulatorHandle
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
+    """What the wuzapi user has sent, oldest first."""
+    return next(iter(simulator.state.wuzapi.users.values())).sent
+
+
+async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:
+    """Call an action and return its response."""
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=True
+    )
+
+
+async def test_send_message_to_several_targets(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """One text to a number, a JID and a group; the response lists each message."""
+    response = await call(
+        hass,
+        "send_message",
+        config_entry_id=wuzapi_account.entry_id,
+        target=["+49 170 0000002", "491700000003@s.whatsapp.net", "120363012345678901@g.us"],
+        message="Door opened",
+    )
+    requests = sent(simulator)
+    assert [(r["endpoint"], r["body"]["Phone"], r["body"]["Body"]) for r in requests] == [
+        ("/chat/send/text", "491700000002", "Door opened"),
+        ("/chat/send/text", "491700000003", "Door opened"),
+        ("/chat/send/text", "120363012345678901@g.us", "Door opened"),
+    ]
+    assert response == {
+        "messages": [
+            {"target": target, "chat_id": chat_id, "message_id": request["id"]}
+            for target, chat_id, request in zip(
+                ["+49 170 0000002", "491700000003@s.whatsapp.net", "120363012345678901@g.us"],
+                [
+                    "491700000002@s.whatsapp.net",
+                    "491700000003@s.whatsapp.net",
+                    "120363012345678901@g.us",
+                ],
+                requests,
+                strict=True,
+            )
+        ]
+    }
+
+
+async def test_reply_and_single_account(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """With one account the entry may be left out; reply_to quotes a message."""
+    await call(hass, "send_message", target="491700000002", message="pong", reply_to="ABC123")
+    body = sent(simulator)[0]["body"]
+    assert body["ContextInfo"]["StanzaID"] == "ABC123"
+    assert body["Body"] == "pong"
+
+
+async def test_no_response_unless_asked(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Called without asking for a response, the action still sends."""
+    result = await hass.services.async_call(
+        DOMAIN, "send_message", {"target": "491700000002", "message": "hi"}, blocking=True
+    )
+    assert result is None
+    assert len(sent(simulator)) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"target": "not a number"}, "invalid_target"),
+        ({"target": ["491700000002", "12"]}, "invalid_target"),
+        ({"target": []}, "no_target"),
+        ({"target": "491700000002", "config_entry_id": "nope"}, "account_not_found"),
+    ],
+)
+async def test_bad_input(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Bad input is refused with a translated error, and nothing is sent."""
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_message", message="x", **data)
+    assert raised.value.translation_key == key
+    assert str(raised.value)  # the translated text, not the key
+    assert key not in str(raised.value)
+    assert sent(simulator) == []
+
+
+async def test_account_not_loaded(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry
+) -> None:
+    """An unloaded account cannot send."""
+    await hass.config_entries.async_unload(wuzapi_account.entry_id)
+    assert wuzapi_account.state is ConfigEntryState.NOT_LOADED
+    with pytest.raises(ServiceValidationError, match="is not loaded") as raised:
+        await call(
+            hass,
+            "send_message",
+            config_entry_id=wuzapi_account.entry_id,
+            target="491700000002",
+            message="x",
+        )
+    assert raised.value.translation_key == "account_not_loaded"
+    # And without naming it, there is no account to pick.
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_message", target="491700000002", message="x")
+    assert raised.value.translation_key == "account_required"
+
+
+async def test_gateway_error_names_the_target(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A send the gateway refuses raises a translated error naming the failed target."""
+    await simulator.fault(status=500, times=1, path="/chat/send/text")
+    with pytest.raises(HomeAssistantError) as raised:
+        await call(hass, "send_message", target=["491700000009", "491700000002"], message="x")
+    assert raised.value.translation_key == "send_failed"
+    assert raised.value.translation_placeholders["targets"] == "491700000009"
+    assert "491700000009" in str(raised.value)
+    assert "1 other targets got the message" in str(raised.value)
+    assert [r["body"]["Phone"] for r in sent(simulator)] == ["491700000002"]
+
+
+async def test_outage_is_retried(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway that is briefly unavailable gets the message on a later try."""
+    monkeypatch.setattr(sending, "SEND_RETRY_DELAYS", (0.0, 0.0))
+    await simulator.fault(status=503, times=2, path="/chat/send/text")
+    response = await call(hass, "send_message", target="491700000002", message="later")
+    assert len(response["messages"]) == 1
+    assert [r["body"]["Body"] for r in sent(simulator)] == ["later"]
+
+
+async def test_outage_gives_up(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway that stays away: after the retries, an error, never a silent success."""
+    monkeypatch.setattr(sending, "SEND_RETRY_DELAYS", (0.0,))
+    await simulator.fault(status=429, times=5, path="/chat/send/text", retry_after=0)
+    with pytest.raises(HomeAssistantError, match="491700000002"):
+        await call(hass, "send_message", target="491700000002", message="x")
+    assert sent(simulator) == []
+
+
+@pytest.fixture
+async def file_server(socket_enabled: None) -> Any:
+    """A web server with a picture, a protected file, a huge stream and a missing file."""
+
+    async def picture(request: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def protected(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") not in ("Basic dXNlcjpwdw==", "Bearer tok"):
+            return web.Response(status=401)
+        return web.Response(body=b"%PDF-1.4 report", content_type="application/octet-stream")
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(MAX_FILE_BYTES // len(chunk) + 1):
+            await response.write(chunk)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/cam/snapshot.png", picture)
+    app.router.add_get("/files/report.pdf", protected)
+    app.router.add_get("/huge.bin", huge)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+async def test_send_file_from_url(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    file_server: str,
+) -> None:
+    """A picture from a URL goes out as an image with its caption."""
+    response = await call(
+        hass,
+        "send_file",
+        target="491700000002",
+        url=f"{file_server}/cam/snapshot.png",
+        caption="Front door",
+    )
+    request = sent(simulator)[0]
+    assert request["endpoint"] == "/chat/send/image"
+    assert request["body"]["Caption"] == "Front door"
+    assert request["body"]["Image"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert response["messages"][0]["message_id"] == request["id"]
+
+
+@pytest.mark.parametrize(
+    "auth", [{"username": "user", "password": "pw"}, {"bearer_token": "tok"}]
+)
+async def test_send_file_with_authentication(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    file_server: str,
+    auth: dict[str, str],
+) -> None:
+    """A protected URL is fetched with basic or bearer authentication; kind as asked."""
+    await call(
+        hass,
+        "send_file",
+        target="491700000002",
+        url=f"{file_server}/files/report.pdf",
+        kind="document",
+        filename="Report.pdf",
+        **auth,
+    )
+    request = sent(simulator)[0]
+    assert request["endpoint"] == "/chat/send/document"
+    assert request["body"]["FileName"] == "Report.pdf"
+    assert base64.b64decode(request["body"]["Document"].split(",", 1)[1]) == b"%PDF-1.4 report"
+
+
+@pytest.mark.parametrize(
+    ("path", "extra", "error", "key"),
+    [
+        ("/files/report.pdf", {}, HomeAssistantError, "download_failed"),
+        ("/missing", {}, HomeAssistantError, "download_failed"),
+        ("/huge.bin", {}, ServiceValidationError, "file_too_large"),
+        (
+            "/files/report.pdf",
+            {"username": "u", "bearer_token": "t"},
+            ServiceValidationError,
+            "one_authentication",
+        ),
+    ],
+)
+async def test_send_file_url_errors(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    file_server: str,
+    path: str,
+    extra: dict[str, str],
+    error: type[Exception],
+    key: str,
+) -> None:
+    """Unauthorised, missing or oversized downloads are refused, and nothing is sent."""
+    with pytest.raises(error) as raised:
+        await call(hass, "send_file", target="491700000002", url=f"{file_server}{path}", **extra)
+    assert raised.value.translation_key == key
+    assert sent(simulator) == []
+
+
+async def test_send_file_unreachable_url(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A URL nobody answers at is a translated error."""
+    with pytest.raises(HomeAssistantError, match="Downloading http://127.0.0.1:9/x.png failed"):
+        await call(hass, "send_file", target="491700000002", url="http://127.0.0.1:9/x.png")
+
+
+async def test_send_local_file(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    tmp_path: Path,
+) -> None:
+    """A file in an allowed folder is sent; one outside is refused; a missing one too."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "voice.ogg").write_bytes(b"OggS voice")
+    (tmp_path / "secret.txt").write_text("no")
+    hass.config.allowlist_external_dirs = {str(allowed)}
+
+    await call(hass, "send_file", target="491700000002", file=str(allowed / "voice.ogg"), kind="voice")
+    request = sent(simulator)[0]
+    assert request["endpoint"] == "/chat/send/audio"
+    assert request["body"]["ptt"] is True
+
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_file", target="491700000002", file=str(tmp_path / "secret.txt"))
+    assert raised.value.translation_key == "path_not_allowed"
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_file", target="491700000002", file=str(allowed / "gone.png"))
+    assert raised.value.translation_key == "file_unreadable"
+    assert len(sent(simulator)) == 1
+
+
+async def test_send_media_source(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A file from the media browser is sent; an unknown one is refused."""
+    Path(hass.config.media_dirs["local"], "garden.png").write_bytes(PNG)
+    await call(
+        hass,
+        "send_file",
+        target="491700000002",
+        media={
+            "media_content_id": "media-source://media_source/local/garden.png",
+            "media_content_type": "image/png",
+        },
+    )
+    request = sent(simulator)[0]
+    assert request["endpoint"] == "/chat/send/image"
+
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(
+            hass,
+            "send_file",
+            target="491700000002",
+            media={"media_content_id": "media-source://nowhere/x"},
+        )
+    assert raised.value.translation_key == "media_not_found"
+
+
+async def test_send_image_entity(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """An image entity's picture can be sent: here the account's own QR code while pairing."""
+    await simulator.control("wuzapi/users/user-token/logout_from_phone")
+    async with simulator.session.post(
+        f"{simulator.url}/session/connect", headers={"Token": "user-token"}, json={}
+    ) as response:
+        assert response.status == 200
+    await hass.async_block_till_done()
+    assert hass.states.get("image.home_qr_code").state != "unavailable"
+    user = next(iter(simulator.state.wuzapi.users.values()))
+    user.jid = "491511234567"  # linked again, so that it can send
+    await call(
+        hass,
+        "send_file",
+        target="491700000002",
+        media={"media_content_id": "media-source://image/image.home_qr_code"},
+    )
+    request = sent(simulator)[0]
+    assert request["endpoint"] == "/chat/send/image"
+    assert request["body"]["Image"].startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+@pytest.mark.parametrize(
+    "sources", [{}, {"url": "http://127.0.0.1:9/a.png", "file": "/tmp/a.png"}]
+)
+async def test_send_file_needs_one_source(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, sources: dict[str, str]
+) -> None:
+    """Exactly one of url, file and media."""
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_file", target="491700000002", **sources)
+    assert raised.value.translation_key == "one_file_source"
+
+
+async def test_maytapi_send_file(
+    hass: HomeAssistant,
+    maytapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    file_server: str,
+) -> None:
+    """The same action works for Maytapi."""
+    await call(
+        hass, "send_file", target="905301112233", url=f"{file_server}/cam/snapshot.png", caption="c"
+    )
+    [record] = simulator.state.maytapi.phones["12"].sent
+    assert record["chat_id"] == "905301112233@c.us"
+    assert record["body"]["type"] == "media"
+    assert record["body"]["text"] == "c"
+    assert record["body"]["message"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
