@@ -61,6 +61,7 @@ from .const import (
     InboundMode,
 )
 from .gateway import (
+    MAYTAPI_URL,
     Capability,
     Gateway,
     GatewayAuthError,
@@ -91,7 +92,11 @@ CREDENTIALS_SCHEMAS = {
         }
     ),
     KIND_MAYTAPI: probatio.Schema(
-        {probatio.Required(CONF_PRODUCT_ID): str, probatio.Required(CONF_API_KEY): _PASSWORD}
+        {
+            probatio.Required(CONF_PRODUCT_ID): str,
+            probatio.Required(CONF_API_KEY): _PASSWORD,
+            probatio.Optional(CONF_URL, default=MAYTAPI_URL): _URL,
+        }
     ),
 }
 
@@ -227,6 +232,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_KIND: KIND_MAYTAPI,
             CONF_PRODUCT_ID: str(user_input[CONF_PRODUCT_ID]).strip(),
             CONF_API_KEY: user_input[CONF_API_KEY],
+            CONF_URL: str(user_input.get(CONF_URL) or MAYTAPI_URL).strip().rstrip("/"),
         }
         if phone_id := self._data.get(CONF_PHONE_ID):
             data[CONF_PHONE_ID] = phone_id
@@ -310,9 +316,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 # wuzapi shows the first code a moment after connecting; the watcher picks it up.
                 LOGGER.debug("No QR code yet: %s", err)
                 self._qr = ""
-            self._pair_task = self.hass.async_create_task(
-                self._async_wait_for_link(watch_qr=True), f"{DOMAIN} pairing"
-            )
+            self._pair_task = self._start_watching(watch_qr=True)
         return self._async_progress("pair", "scan_qr", {"qr": self._qr})
 
     async def async_step_pairing_code(
@@ -333,9 +337,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 LOGGER.debug("No pairing code: %s", err)
                 errors["base"] = "cannot_connect"
             else:
-                self._pair_task = self.hass.async_create_task(
-                    self._async_wait_for_link(watch_qr=False), f"{DOMAIN} pairing"
-                )
+                self._pair_task = self._start_watching(watch_qr=False)
                 return await self.async_step_pair_code()
         suggested = {CONF_PHONE: f"+{self.unique_id}"} if self.unique_id else user_input
         return self.async_show_form(
@@ -370,6 +372,12 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         except TimeoutError:
             return self.async_show_progress_done(next_step_id="pair_timeout")
         return self.async_show_progress_done(next_step_id="finish")
+
+    def _start_watching(self, *, watch_qr: bool) -> asyncio.Task[SessionStatus]:
+        # A background task: it waits for the phone, which can take minutes.
+        return self.hass.async_create_background_task(
+            self._async_wait_for_link(watch_qr=watch_qr), f"{DOMAIN} pairing"
+        )
 
     async def _async_wait_for_link(self, *, watch_qr: bool) -> SessionStatus:
         """Look at the session every few seconds until it is linked, or give up."""
@@ -432,8 +440,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="wrong_account")
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
+        # wuzapi's and Maytapi's status name the gateway's user slot, not the WhatsApp account.
         return self.async_create_entry(
-            title=status.name or f"+{phone}",
+            title=f"+{phone}",
             data={
                 **self._data,
                 CONF_WEBHOOK_ID: webhook.async_generate_id(),

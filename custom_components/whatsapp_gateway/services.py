@@ -151,17 +151,17 @@ async def _download(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[bytes
     shown = str(url.with_user(None).with_query(None))
     if ATTR_BEARER_TOKEN in data and ATTR_USERNAME in data:
         raise _validation_error("one_authentication")
-    auth = None
-    if ATTR_USERNAME in data:
-        auth = aiohttp.BasicAuth(data[ATTR_USERNAME], data.get(ATTR_PASSWORD, ""))
     headers = {}
+    if ATTR_USERNAME in data:
+        headers["Authorization"] = aiohttp.encode_basic_auth(
+            data[ATTR_USERNAME], data.get(ATTR_PASSWORD, "")
+        )
     if ATTR_BEARER_TOKEN in data:
         headers["Authorization"] = f"Bearer {data[ATTR_BEARER_TOKEN]}"
     session = async_get_clientsession(hass, verify_ssl=data[ATTR_VERIFY_SSL])
     try:
         async with session.get(
             url,
-            auth=auth,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT),
         ) as response:

@@ -170,9 +170,7 @@ async def test_cloud_gateway_without_external_url(
     assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
 
 
-async def test_webhook_refused_at_setup(
-    hass: HomeAssistant, simulator: SimulatorHandle
-) -> None:
+async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
     """A gateway that refuses the webhook address means: try again later."""
     await pair_wuzapi_user(simulator)
     await simulator.fault(status=500, times=1, path="/webhook")

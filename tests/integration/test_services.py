@@ -115,9 +115,7 @@ async def test_bad_input(
     assert sent(simulator) == []
 
 
-async def test_account_not_loaded(
-    hass: HomeAssistant, wuzapi_account: MockConfigEntry
-) -> None:
+async def test_account_not_loaded(hass: HomeAssistant, wuzapi_account: MockConfigEntry) -> None:
     """An unloaded account cannot send."""
     await hass.config_entries.async_unload(wuzapi_account.entry_id)
     assert wuzapi_account.state is ConfigEntryState.NOT_LOADED
@@ -229,9 +227,7 @@ async def test_send_file_from_url(
     assert response["messages"][0]["message_id"] == request["id"]
 
 
-@pytest.mark.parametrize(
-    "auth", [{"username": "user", "password": "pw"}, {"bearer_token": "tok"}]
-)
+@pytest.mark.parametrize("auth", [{"username": "user", "password": "pw"}, {"bearer_token": "tok"}])
 async def test_send_file_with_authentication(
     hass: HomeAssistant,
     wuzapi_account: MockConfigEntry,
@@ -307,7 +303,9 @@ async def test_send_local_file(
     (tmp_path / "secret.txt").write_text("no")
     hass.config.allowlist_external_dirs = {str(allowed)}
 
-    await call(hass, "send_file", target="491700000002", file=str(allowed / "voice.ogg"), kind="voice")
+    await call(
+        hass, "send_file", target="491700000002", file=str(allowed / "voice.ogg"), kind="voice"
+    )
     request = sent(simulator)[0]
     assert request["endpoint"] == "/chat/send/audio"
     assert request["body"]["ptt"] is True
@@ -372,9 +370,7 @@ async def test_send_image_entity(
     assert request["body"]["Image"].startswith("data:image/png;base64,iVBORw0KGgo")
 
 
-@pytest.mark.parametrize(
-    "sources", [{}, {"url": "http://127.0.0.1:9/a.png", "file": "/tmp/a.png"}]
-)
+@pytest.mark.parametrize("sources", [{}, {"url": "http://127.0.0.1:9/a.png", "file": "/tmp/a.png"}])
 async def test_send_file_needs_one_source(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, sources: dict[str, str]
 ) -> None:

@@ -17,7 +17,14 @@ from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from simulator import MaytapiConfig, WuzapiConfig
-from tests.conftest import HMAC_KEY, PHONE_ID, USER_TOKEN, SimulatorHandle, StartSimulator, fixture_bytes
+from tests.conftest import (
+    HMAC_KEY,
+    PHONE_ID,
+    USER_TOKEN,
+    SimulatorHandle,
+    StartSimulator,
+    fixture_bytes,
+)
 
 from .conftest import (
     WEBHOOK_ID,

@@ -91,6 +91,7 @@ def create_gateway(
 
 __all__ = [
     "GATEWAY_KINDS",
+    "MAYTAPI_URL",
     "Capability",
     "ChatId",
     "Contact",

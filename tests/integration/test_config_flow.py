@@ -1,0 +1,470 @@
+"""The config flow against the simulator: credentials, QR and code pairing, reauth, options."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.whatsapp_gateway.const import DOMAIN, PAIR_POLL_INTERVAL, PAIR_TIMEOUT
+from custom_components.whatsapp_gateway.gateway import WuzapiGateway
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
+from simulator import MaytapiConfig, WuzapiConfig
+from tests.conftest import (
+    ADMIN_TOKEN,
+    API_KEY,
+    PHONE_ID,
+    PRODUCT_ID,
+    USER_TOKEN,
+    SimulatorHandle,
+    StartSimulator,
+)
+
+from .conftest import (
+    MAYTAPI_PHONE,
+    WUZAPI_PHONE,
+    Bus,
+    pair_wuzapi_user,
+    setup_entry,
+    state,
+    wuzapi_entry,
+)
+
+QR_PREFIX = "![QR code](data:image/png;base64,"
+
+
+async def start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
+    """Open the flow and pick the gateway."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["wuzapi", "maytapi"]
+    result = await configure(hass, result, {"next_step_id": kind})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == kind
+    return result
+
+
+async def configure(
+    hass: HomeAssistant, result: dict[str, Any], user_input: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Submit a step (or, without input, reload it the way the frontend does)."""
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+def tick(hass: HomeAssistant, delta: Any = PAIR_POLL_INTERVAL) -> None:
+    """Let the pairing watcher look at the gateway again (or give up, after the time-out)."""
+    # A second more than needed, so that a timer set just now is due as well.
+    async_fire_time_changed(hass, dt_util.utcnow() + delta + timedelta(seconds=1))
+
+
+async def watcher_done(
+    hass: HomeAssistant, result: dict[str, Any], delta: Any = PAIR_POLL_INTERVAL
+) -> None:
+    """Wake the pairing watcher and wait until it has finished (linked or timed out)."""
+    task = hass.config_entries.flow._progress[result["flow_id"]].async_get_progress_task()
+    assert task is not None
+    tick(hass, delta)
+    await asyncio.wait({task}, timeout=5)
+    assert task.done()
+    await hass.async_block_till_done()  # the flow manager's follow-up step
+
+
+def wuzapi_user(simulator: SimulatorHandle, token: str = USER_TOKEN) -> Any:
+    """The simulator's wuzapi user with this token."""
+    return next(u for u in simulator.state.wuzapi.users.values() if u.token == token)
+
+
+async def scan(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
+    """The phone scans the QR shown by the wuzapi user."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
+
+
+async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus) -> None:
+    """URL and token, then the QR: it refreshes on rotation and the flow ends by itself."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url + "/", "token": USER_TOKEN})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["pair", "pairing_code"]
+
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "scan_qr"
+    first_qr = result["description_placeholders"]["qr"]
+    assert first_qr.startswith(QR_PREFIX)
+
+    # WhatsApp rotates the code: the dialog is told to reload and then shows the new one.
+    progressed = bus.listen("data_entry_flow_progressed")
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/rotate_qr")
+    tick(hass)
+    refresh = {"handler": DOMAIN, "flow_id": result["flow_id"], "refresh": True}
+    await bus.until(lambda: any(e.data == refresh for e in progressed))
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)
+    assert result["description_placeholders"]["qr"] != first_qr
+
+    await scan(simulator)
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"+{WUZAPI_PHONE}"
+    entry = result["result"]
+    assert entry.unique_id == WUZAPI_PHONE
+    assert entry.data["kind"] == "wuzapi"
+    assert entry.data["url"] == simulator.url
+    assert entry.data["token"] == USER_TOKEN
+    assert len(entry.data["webhook_id"]) == 64
+    assert len(entry.data["webhook_secret"]) == 64
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert state(hass, f"sensor.{WUZAPI_PHONE}_session").state == "connected"
+
+
+async def test_wuzapi_admin_token_creates_a_user(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """Without a user token, the admin token makes a new wuzapi user (and is not kept)."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url})
+    assert result["errors"] == {"base": "token_required"}
+    result = await configure(hass, result, {"url": simulator.url, "admin_token": ADMIN_TOKEN})
+    assert result["type"] is FlowResultType.MENU
+    users = list(simulator.state.wuzapi.users.values())
+    assert len(users) == 2
+    assert users[1].name.startswith("home-assistant-")
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.parametrize(
+    ("user_input", "error"),
+    [
+        ({"token": "wrong"}, "invalid_auth"),
+        ({"url": "http://127.0.0.1:9", "token": USER_TOKEN}, "cannot_connect"),
+        ({"admin_token": "wrong"}, "invalid_auth"),
+    ],
+)
+async def test_wuzapi_errors_and_recovery(
+    hass: HomeAssistant, simulator: SimulatorHandle, user_input: dict[str, str], error: str
+) -> None:
+    """Each credential problem has its error; fixing the input goes on."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, **user_input})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    await pair_wuzapi_user(simulator)
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY  # already linked: nothing to scan
+
+
+async def test_unexpected_error(
+    hass: HomeAssistant,
+    simulator: SimulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in our code shows "unknown" instead of a broken dialog."""
+
+    async def broken(self: WuzapiGateway) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(WuzapiGateway, "status", broken)
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    assert result["errors"] == {"base": "unknown"}
+    assert "RuntimeError: bug" in caplog.text  # logged with its traceback, for a bug report
+    caplog.clear()
+
+
+async def test_already_configured(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
+    """The same WhatsApp account cannot be added twice."""
+    await pair_wuzapi_user(simulator)
+    await setup_entry(hass, wuzapi_entry(simulator))
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_pairing_code(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
+    """Link with phone number: the code is shown until the phone has entered it."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pairing_code"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "pairing_code"
+    result = await configure(hass, result, {"phone": "12"})
+    assert result["errors"] == {"phone": "invalid_phone"}
+    result = await configure(hass, result, {"phone": "+49 151 1234567"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "enter_code"
+    code = result["description_placeholders"]["code"]
+    user = wuzapi_user(simulator)
+    assert code == user.linking_code
+    assert user.linking_phone == WUZAPI_PHONE
+
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/link_code", {"code": code})
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == WUZAPI_PHONE
+    assert result["title"] == f"+{WUZAPI_PHONE}"
+
+
+async def test_pairing_code_gateway_error(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
+    """A gateway that refuses to give a code is an error on the form."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pairing_code"})
+    await simulator.fault(status=500, times=1, path="/session/pairphone")
+    result = await configure(hass, result, {"phone": "+49 151 1234567"})
+    assert result["errors"] == {"base": "cannot_connect"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_time_out_then_retry(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
+    """Nobody scans in time: a step offers to try again, and the retry works."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/qr_timeout")
+    await watcher_done(hass, result, PAIR_TIMEOUT)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "pair_timeout"
+    assert result["menu_options"] == ["pair", "pairing_code"]
+
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)  # a fresh code
+    await scan(simulator)
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_closing_the_dialog_stops_watching(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """An abandoned pairing leaves nothing running."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await hass.async_block_till_done()
+    assert hass.config_entries.flow.async_progress() == []
+
+
+async def test_maytapi_existing_phone(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: Any
+) -> None:
+    """Product id and key, pick the phone, scan its QR (Maytapi has no pairing code)."""
+    simulator = await start_simulator(maytapi=MaytapiConfig(ack_interval=0))
+    result = await start(hass, "maytapi")
+    result = await configure(
+        hass, result, {"product_id": PRODUCT_ID, "api_key": "wrong", "url": simulator.url}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await configure(
+        hass, result, {"product_id": PRODUCT_ID, "api_key": API_KEY, "url": simulator.url}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "maytapi_phone"
+    result = await configure(hass, result, {"phone_id": PHONE_ID})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)
+
+    await simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": MAYTAPI_PHONE})
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"+{MAYTAPI_PHONE}"
+    assert result["data"]["phone_id"] == PHONE_ID
+    assert result["data"]["product_id"] == PRODUCT_ID
+
+
+async def test_maytapi_new_phone(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
+    """ "Add a new phone" creates one; when the plan is full that is an error on the form."""
+    result = await start(hass, "maytapi")
+    result = await configure(
+        hass, result, {"product_id": PRODUCT_ID, "api_key": API_KEY, "url": simulator.url}
+    )
+    result = await configure(hass, result, {"phone_id": "new"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert len(simulator.state.maytapi.phones) == 2
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+    result = await start(hass, "maytapi")
+    result = await configure(
+        hass, result, {"product_id": PRODUCT_ID, "api_key": API_KEY, "url": simulator.url}
+    )
+    result = await configure(hass, result, {"phone_id": "new"})
+    assert result["errors"] == {"base": "cannot_add_phone"}
+
+
+async def test_reauth_same_phone(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """After an unlink, reauth links the same phone again and keeps the entities."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+    await hass.async_block_till_done()
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await configure(hass, flow)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["account"] == "Home"
+    result = await configure(hass, result, {})
+    assert result["type"] is FlowResultType.MENU
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    await scan(simulator)
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert wuzapi_account.state is ConfigEntryState.LOADED
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert state(hass, "notify.anna")
+
+
+async def test_reauth_other_phone(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Another phone scanning the code is refused and unlinked again."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+    await hass.async_block_till_done()
+    result = await wuzapi_account.start_reauth_flow(hass)
+    result = await configure(hass, result, {})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    await scan(simulator, phone="491709999999")
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+    assert wuzapi_user(simulator).jid == ""
+
+
+async def test_reauth_gateway_down(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Reauth shows an error while the gateway is away."""
+    result = await wuzapi_account.start_reauth_flow(hass)
+    await simulator.fault(status=503, times=1, path="/session/status")
+    result = await configure(hass, result, {})
+    assert result["errors"] == {"base": "cannot_connect"}
+    # Still linked: nothing to scan, the account is simply fine again.
+    result = await configure(hass, result, {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: Any
+) -> None:
+    """A new token for the same account is taken; one for another account is refused."""
+    simulator = await start_simulator(
+        wuzapi=WuzapiConfig(user_tokens=(USER_TOKEN, "other-token"), auto_receipts=False)
+    )
+    await pair_wuzapi_user(simulator)
+    entry = await setup_entry(hass, wuzapi_entry(simulator))
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await configure(hass, result, {"url": simulator.url, "token": "nope"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+
+    other = wuzapi_user(simulator, "other-token")
+    async with simulator.session.post(
+        f"{simulator.url}/session/connect", headers={"Token": "other-token"}, json={}
+    ):
+        pass
+    await simulator.control(f"wuzapi/users/{other.id}/scan", {"phone": "491709999999"})
+    result = await entry.start_reconfigure_flow(hass)
+    result = await configure(hass, result, {"url": simulator.url, "token": "other-token"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+    assert entry.data["token"] == USER_TOKEN
+
+
+async def test_options(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Options are saved and the account reloads with them."""
+    result = await hass.config_entries.options.async_init(wuzapi_account.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    modes = result["data_schema"].schema["inbound_mode"].config["options"]
+    assert modes == ["auto", "webhook"]  # neither gateway can be polled for messages
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"inbound_mode": "webhook", "status_interval": 120.0, "fire_own_messages": True},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert wuzapi_account.options == {
+        "inbound_mode": "webhook",
+        "status_interval": 120,
+        "fire_own_messages": True,
+    }
+    assert wuzapi_account.runtime_data.coordinator.update_interval.total_seconds() == 120
+
+
+async def test_chat_subentries(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Adding a chat gives it a notify entity; bad and duplicate chats are refused."""
+    flow = await hass.config_entries.subentries.async_init(
+        (wuzapi_account.entry_id, "chat"), context={"source": SOURCE_USER}
+    )
+    assert flow["type"] is FlowResultType.FORM
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"chat_id": "hello"}
+    )
+    assert result["errors"] == {"chat_id": "invalid_chat"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"chat_id": "120363012345678901@g.us", "name": "Family"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert state(hass, "notify.family")
+
+    flow = await hass.config_entries.subentries.async_init(
+        (wuzapi_account.entry_id, "chat"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"chat_id": "+49 170 0000002"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+    subentry = next(s for s in wuzapi_account.subentries.values() if s.title == "Family")
+    result = await wuzapi_account.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"chat_id": "120363012345678901@g.us", "name": "Our family"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert wuzapi_account.subentries[subentry.subentry_id].title == "Our family"
+
+    # notify.send_message writes to the chat.
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.anna", "message": "Dinner is ready", "title": "Kitchen"},
+        blocking=True,
+    )
+    [request] = wuzapi_user(simulator).sent
+    assert request["body"] == {"Phone": "491700000002", "Body": "*Kitchen*\nDinner is ready"} | {
+        key: value for key, value in request["body"].items() if key not in ("Phone", "Body")
+    }
