@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+import logging
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -25,9 +28,6 @@ from custom_components.whatsapp_gateway.const import (
     CONF_WEBHOOK_SECRET,
     DOMAIN,
 )
-from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import Event, HomeAssistant, State, callback
-from homeassistant.setup import async_setup_component
 from tests.conftest import (
     API_KEY,
     HMAC_KEY,
@@ -215,7 +215,7 @@ async def wuzapi_account(
 ) -> AsyncIterator[MockConfigEntry]:
     """A loaded wuzapi account with one chat, whose phone is linked."""
     await pair_wuzapi_user(simulator)
-    yield await setup_entry(
+    return await setup_entry(
         hass, wuzapi_entry(simulator, chats=[("491700000002@s.whatsapp.net", "Anna")])
     )
 
@@ -226,4 +226,4 @@ async def maytapi_account(
 ) -> AsyncIterator[MockConfigEntry]:
     """A loaded Maytapi account whose phone is linked."""
     await pair_maytapi_phone(simulator)
-    yield await setup_entry(hass, maytapi_entry(simulator))
+    return await setup_entry(hass, maytapi_entry(simulator))

@@ -6,15 +6,15 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway.const import DOMAIN, PAIR_POLL_INTERVAL, PAIR_TIMEOUT
 from custom_components.whatsapp_gateway.gateway import WuzapiGateway
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.util import dt as dt_util
 from simulator import MaytapiConfig, WuzapiConfig
 from tests.conftest import (
     ADMIN_TOKEN,

@@ -6,15 +6,15 @@ from datetime import timedelta
 import logging
 
 from aiohttp.test_utils import TestClient
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-
-from custom_components.whatsapp_gateway.const import DOMAIN
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.whatsapp_gateway.const import DOMAIN
 from tests.conftest import PHONE_ID, USER_TOKEN, SimulatorHandle
 
 from .conftest import (

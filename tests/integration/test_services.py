@@ -8,14 +8,14 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import DOMAIN, MAX_FILE_BYTES
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from tests.conftest import SimulatorHandle
 
 PNG = base64.b64decode(
@@ -286,7 +286,7 @@ async def test_send_file_unreachable_url(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
     """A URL nobody answers at is a translated error."""
-    with pytest.raises(HomeAssistantError, match="Downloading http://127.0.0.1:9/x.png failed"):
+    with pytest.raises(HomeAssistantError, match=r"Downloading http://127\.0\.0\.1:9/x\.png"):
         await call(hass, "send_file", target="491700000002", url="http://127.0.0.1:9/x.png")
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -14,8 +17,6 @@ from custom_components.whatsapp_gateway.const import (
     MAX_WEBHOOK_BYTES,
 )
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from simulator import MaytapiConfig, WuzapiConfig
 from tests.conftest import (
     HMAC_KEY,
@@ -30,10 +31,10 @@ from .conftest import (
     WEBHOOK_ID,
     WUZAPI_PHONE,
     Bus,
+    maytapi_entry,
     pair_maytapi_phone,
     pair_wuzapi_user,
     setup_entry,
-    maytapi_entry,
     state,
     wuzapi_entry,
 )
@@ -260,8 +261,8 @@ async def test_group_reply_with_media(
     assert data["media"]["mime_type"] == "image/png"
     path = data["media"]["path"]
     assert path.startswith(hass.config.media_dirs["local"] + "/whatsapp_gateway/")
-    with open(path, "rb") as saved:  # noqa: ASYNC230 - a test reading back what was saved
-        assert saved.read() == b"\x89PNG\r\n\x1a\n"
+    saved = await hass.async_add_executor_job(Path(path).read_bytes)
+    assert saved == b"\x89PNG\r\n\x1a\n"
     assert state(hass, "sensor.home_last_message").state == "look"
     assert state(hass, "event.home_message").attributes["event_type"] == "image"
 
