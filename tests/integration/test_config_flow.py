@@ -13,6 +13,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.whatsapp_gateway.config_flow import qr_markdown
 from custom_components.whatsapp_gateway.const import DOMAIN, PAIR_POLL_INTERVAL, PAIR_TIMEOUT
 from custom_components.whatsapp_gateway.gateway import WuzapiGateway
 from simulator import MaytapiConfig, WuzapiConfig
@@ -468,3 +469,67 @@ async def test_chat_subentries(
     assert request["body"] == {"Phone": "491700000002", "Body": "*Kitchen*\nDinner is ready"} | {
         key: value for key, value in request["body"].items() if key not in ("Phone", "Body")
     }
+
+
+async def test_qr_not_ready_yet(hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus) -> None:
+    """A gateway that has no QR at first: the dialog waits, then shows it when it comes."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    await simulator.fault(status=500, times=2, path="/session/qr")
+    await simulator.fault(status=503, times=1, path="/session/status")
+    progressed = bus.listen("data_entry_flow_progressed")
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["description_placeholders"]["qr"] == ""
+    tick(hass)
+    await bus.until(lambda: progressed)
+    result = await configure(hass, result)
+    assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_reauth_token_refused(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """When the gateway no longer knows the token, reauth says so (reconfigure fixes it)."""
+    result = await wuzapi_account.start_reauth_flow(hass)
+    await simulator.fault(status=401, times=1, path="/session/status")
+    result = await configure(hass, result, {})
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_wrong_account_that_cannot_be_unlinked(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Even when unlinking the stranger fails, the entry is not taken over."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+    await hass.async_block_till_done()
+    result = await wuzapi_account.start_reauth_flow(hass)
+    result = await configure(hass, result, {})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    await scan(simulator, phone="491709999999")
+    await simulator.fault(status=500, times=1, path="/session/logout")
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["reason"] == "wrong_account"
+    assert wuzapi_account.unique_id == WUZAPI_PHONE
+
+
+async def test_maytapi_reconfigure(
+    hass: HomeAssistant, maytapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """Maytapi credentials can be changed; the phone stays the same."""
+    result = await maytapi_account.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await configure(
+        hass, result, {"product_id": PRODUCT_ID, "api_key": API_KEY, "url": simulator.url}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert maytapi_account.data["phone_id"] == PHONE_ID
+
+
+def test_qr_markdown_without_image() -> None:
+    """A gateway that gives only the QR text has no picture to embed."""
+    assert qr_markdown(None) == ""
+    assert qr_markdown(b"\x89PNG").startswith(QR_PREFIX)

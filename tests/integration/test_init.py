@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
+import sys
 
 from aiohttp.test_utils import TestClient
+import homeassistant.components
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -15,6 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway.const import DOMAIN
+from custom_components.whatsapp_gateway.webhook import gateway_is_local
 from tests.conftest import PHONE_ID, USER_TOKEN, SimulatorHandle
 
 from .conftest import (
@@ -176,3 +179,68 @@ async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: Simulato
     await simulator.fault(status=500, times=1, path="/webhook")
     entry = await setup_entry(hass, wuzapi_entry(simulator))
     assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+class FakeCloud:
+    """Stands in for Home Assistant Cloud (Nabu Casa), which cannot run in tests."""
+
+    class CloudNotAvailable(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+
+    def async_active_subscription(self, hass: HomeAssistant) -> bool:
+        return True
+
+    async def async_create_cloudhook(self, hass: HomeAssistant, webhook_id: str) -> str:
+        self.created.append(webhook_id)
+        return f"https://hooks.nabu.casa/{webhook_id}"
+
+    async def async_delete_cloudhook(self, hass: HomeAssistant, webhook_id: str) -> None:
+        self.deleted.append(webhook_id)
+
+
+async def test_cloud_gateway_uses_cloudhook(
+    hass: HomeAssistant,
+    simulator: SimulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Without an external URL but with Home Assistant Cloud, a cloudhook is created and kept."""
+    cloud = FakeCloud()
+    monkeypatch.setitem(sys.modules, "homeassistant.components.cloud", cloud)
+    monkeypatch.setattr(homeassistant.components, "cloud", cloud, raising=False)
+    hass.config.components.add("cloud")
+    await hass.config.async_update(external_url=None)
+    await pair_maytapi_phone(simulator)
+    entry = await setup_entry(hass, maytapi_entry(simulator))
+    hook = f"https://hooks.nabu.casa/{entry.data['webhook_id']}"
+    assert simulator.state.maytapi.phones[PHONE_ID].webhook == hook
+    assert entry.data["cloudhook_url"] == hook
+    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
+
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(cloud.created) == 1  # the stored cloudhook is reused
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert cloud.deleted == [entry.data["webhook_id"]]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://192.168.1.20:8080", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://wuzapi:8080", True),
+        ("http://gateway.local:8080", True),
+        ("https://wuzapi.example.com", False),
+        ("http://93.184.216.34:8080", False),
+    ],
+)
+def test_gateway_is_local(url: str, local: bool) -> None:
+    """Where a wuzapi server runs decides whether Home Assistant's internal URL will do."""
+    entry = MockConfigEntry(domain=DOMAIN, data={"kind": "wuzapi", "url": url})
+    assert gateway_is_local(entry) is local
