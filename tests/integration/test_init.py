@@ -179,6 +179,12 @@ async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: Simulato
     await simulator.fault(status=500, times=1, path="/webhook")
     entry = await setup_entry(hass, wuzapi_entry(simulator))
     assert entry.state is ConfigEntryState.SETUP_RETRY
+    # Home Assistant tries again by itself; the webhook is registered anew and all is well.
+    await poll(hass, 300)
+    assert entry.state is ConfigEntryState.LOADED
+    assert next(iter(simulator.state.wuzapi.users.values())).webhook.endswith(
+        entry.data["webhook_id"]
+    )
 
 
 class FakeCloud:
