@@ -23,9 +23,6 @@ def test_manifest() -> None:
     assert manifest["codeowners"] and manifest["version"]
     for key in ("documentation", "issue_tracker"):
         assert manifest[key].startswith("https://")
-    # hassfest sorts: domain, name, then the rest alphabetically
-    keys = list(manifest)
-    assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
 
 
 def test_hacs() -> None:
