@@ -60,7 +60,6 @@ class WebhookReceiver:
         self._gateway = gateway
         self._router = router
         self._secret: str | None = entry.data.get(CONF_WEBHOOK_SECRET)
-        self.url: str | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -79,8 +78,8 @@ class WebhookReceiver:
             allowed_methods=[METH_POST],
         )
         self._entry.async_on_unload(self.async_stop)
-        self.url = await self._async_reachable_url()
-        if self.url is None:
+        url = await self._async_reachable_url()
+        if url is None:
             ir.async_create_issue(
                 self._hass,
                 DOMAIN,
@@ -92,7 +91,7 @@ class WebhookReceiver:
             )
             return
         ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
-        await self._gateway.configure_webhook(self.url, self._secret)
+        await self._gateway.configure_webhook(url, self._secret)
 
     def async_stop(self) -> None:
         """Stop receiving (the gateway's posts then get a 404)."""

@@ -86,6 +86,20 @@ async def scan(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
 
 
+async def reauth_showing_qr(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatorHandle
+) -> dict[str, Any]:
+    """Unlink the phone, start reauth, and get to the QR code."""
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+    await hass.async_block_till_done()
+    result = await entry.start_reauth_flow(hass)
+    result = await configure(hass, result, {})
+    assert result["type"] is FlowResultType.MENU
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    return result
+
+
 async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus) -> None:
     """URL and token, then the QR: it refreshes on rotation and the flow ends by itself."""
     result = await start(hass, "wuzapi")
@@ -339,11 +353,7 @@ async def test_reauth_other_phone(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
     """Another phone scanning the code is refused and unlinked again."""
-    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
-    await hass.async_block_till_done()
-    result = await wuzapi_account.start_reauth_flow(hass)
-    result = await configure(hass, result, {})
-    result = await configure(hass, result, {"next_step_id": "pair"})
+    result = await reauth_showing_qr(hass, wuzapi_account, simulator)
     await scan(simulator, phone="491709999999")
     await watcher_done(hass, result)
     result = await configure(hass, result)
@@ -502,11 +512,7 @@ async def test_wrong_account_that_cannot_be_unlinked(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
     """Even when unlinking the stranger fails, the entry is not taken over."""
-    await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
-    await hass.async_block_till_done()
-    result = await wuzapi_account.start_reauth_flow(hass)
-    result = await configure(hass, result, {})
-    result = await configure(hass, result, {"next_step_id": "pair"})
+    result = await reauth_showing_qr(hass, wuzapi_account, simulator)
     await scan(simulator, phone="491709999999")
     await simulator.fault(status=500, times=1, path="/session/logout")
     await watcher_done(hass, result)
