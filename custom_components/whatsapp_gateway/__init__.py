@@ -2,14 +2,18 @@
 
 import contextlib
 
-from homeassistant.const import Platform
+from homeassistant.const import CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_CLOUDHOOK_URL, CONF_KIND, CONF_WEBHOOK_ID, DOMAIN
+from .const import (
+    CONF_CLOUDHOOK_URL,
+    CONF_KIND,
+    DOMAIN,
+)
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntimeData
 from .entity import account_device_info
 from .gateway import GatewayError, GatewayUnsupported, create_gateway

@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
+from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_TOKEN, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
@@ -36,7 +37,6 @@ import probatio
 
 from .const import (
     CONF_ADMIN_TOKEN,
-    CONF_API_KEY,
     CONF_CHAT_ID,
     CONF_FIRE_OWN_MESSAGES,
     CONF_INBOUND_MODE,
@@ -44,9 +44,6 @@ from .const import (
     CONF_PHONE_ID,
     CONF_PRODUCT_ID,
     CONF_STATUS_INTERVAL,
-    CONF_TOKEN,
-    CONF_URL,
-    CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DEFAULT_STATUS_INTERVAL,
     DOMAIN,
@@ -78,7 +75,6 @@ from .gateway import (
 )
 
 NEW_PHONE = "new"
-CONF_NAME = "name"
 CONF_PHONE = "phone"
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))

@@ -10,13 +10,9 @@ LOGGER = logging.getLogger(__package__)
 
 # Entry data: `kind` picks the gateway; the other keys are the library's gateway options.
 CONF_KIND: Final = "kind"
-CONF_URL: Final = "url"
-CONF_TOKEN: Final = "token"
 CONF_ADMIN_TOKEN: Final = "admin_token"
 CONF_PRODUCT_ID: Final = "product_id"
-CONF_API_KEY: Final = "api_key"
 CONF_PHONE_ID: Final = "phone_id"
-CONF_WEBHOOK_ID: Final = "webhook_id"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
 
@@ -59,7 +55,6 @@ EVENT_MESSAGE_STATUS: Final = f"{DOMAIN}_message_status"
 # Actions
 SERVICE_SEND_MESSAGE: Final = "send_message"
 SERVICE_SEND_FILE: Final = "send_file"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_TARGET: Final = "target"
 ATTR_MESSAGE: Final = "message"
 ATTR_REPLY_TO: Final = "reply_to"
@@ -69,9 +64,6 @@ ATTR_MEDIA: Final = "media"
 ATTR_CAPTION: Final = "caption"
 ATTR_FILENAME: Final = "filename"
 ATTR_KIND: Final = "kind"
-ATTR_VERIFY_SSL: Final = "verify_ssl"
-ATTR_USERNAME: Final = "username"
-ATTR_PASSWORD: Final = "password"
 ATTR_BEARER_TOKEN: Final = "bearer_token"
 
 # Limits

@@ -3,17 +3,15 @@
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_KEY, CONF_TOKEN, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .const import (
     CONF_ADMIN_TOKEN,
-    CONF_API_KEY,
     CONF_CHAT_ID,
     CONF_CLOUDHOOK_URL,
     CONF_PRODUCT_ID,
-    CONF_TOKEN,
-    CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
 )

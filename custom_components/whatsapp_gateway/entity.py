@@ -1,10 +1,16 @@
 """The base entity: one device per WhatsApp account, entities fed by the session coordinator."""
 
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_URL
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_KIND, CONF_URL, DOMAIN, GATEWAY_NAMES, KIND_WUZAPI
+from .const import (
+    CONF_KIND,
+    DOMAIN,
+    GATEWAY_NAMES,
+    KIND_WUZAPI,
+)
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 
 

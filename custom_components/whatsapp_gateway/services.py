@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID, CONF_PASSWORD, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -22,18 +23,14 @@ from yarl import URL
 from .const import (
     ATTR_BEARER_TOKEN,
     ATTR_CAPTION,
-    ATTR_CONFIG_ENTRY_ID,
     ATTR_FILE,
     ATTR_FILENAME,
     ATTR_KIND,
     ATTR_MEDIA,
     ATTR_MESSAGE,
-    ATTR_PASSWORD,
     ATTR_REPLY_TO,
     ATTR_TARGET,
     ATTR_URL,
-    ATTR_USERNAME,
-    ATTR_VERIFY_SSL,
     DOMAIN,
     DOWNLOAD_TIMEOUT,
     MAX_FILE_BYTES,
@@ -65,9 +62,9 @@ SEND_FILE_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_KIND, default=KIND_AUTO): probatio.In(
             [KIND_AUTO, *(kind.value for kind in MediaKind)]
         ),
-        probatio.Optional(ATTR_VERIFY_SSL, default=True): cv.boolean,
-        probatio.Optional(ATTR_USERNAME): cv.string,
-        probatio.Optional(ATTR_PASSWORD): cv.string,
+        probatio.Optional(CONF_VERIFY_SSL, default=True): cv.boolean,
+        probatio.Optional(CONF_USERNAME): cv.string,
+        probatio.Optional(CONF_PASSWORD): cv.string,
         probatio.Optional(ATTR_BEARER_TOKEN): cv.string,
     }
 )
@@ -149,16 +146,16 @@ def _too_large() -> ServiceValidationError:
 async def _download(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[bytes, str, str | None]:
     url = URL(data[ATTR_URL])
     shown = str(url.with_user(None).with_query(None))
-    if ATTR_BEARER_TOKEN in data and ATTR_USERNAME in data:
+    if ATTR_BEARER_TOKEN in data and CONF_USERNAME in data:
         raise _validation_error("one_authentication")
     headers = {}
-    if ATTR_USERNAME in data:
+    if CONF_USERNAME in data:
         headers["Authorization"] = aiohttp.encode_basic_auth(
-            data[ATTR_USERNAME], data.get(ATTR_PASSWORD, "")
+            data[CONF_USERNAME], data.get(CONF_PASSWORD, "")
         )
     if ATTR_BEARER_TOKEN in data:
         headers["Authorization"] = f"Bearer {data[ATTR_BEARER_TOKEN]}"
-    session = async_get_clientsession(hass, verify_ssl=data[ATTR_VERIFY_SSL])
+    session = async_get_clientsession(hass, verify_ssl=data[CONF_VERIFY_SSL])
     try:
         async with session.get(
             url,

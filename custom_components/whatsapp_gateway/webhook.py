@@ -6,6 +6,7 @@ import ipaddress
 from aiohttp import web
 from aiohttp.hdrs import METH_POST
 from homeassistant.components import webhook
+from homeassistant.const import CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
@@ -15,8 +16,6 @@ from .const import (
     CLOUD_KINDS,
     CONF_CLOUDHOOK_URL,
     CONF_KIND,
-    CONF_URL,
-    CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
     LOGGER,

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_API_KEY, CONF_TOKEN, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.setup import async_setup_component
 import pytest
@@ -18,13 +19,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.whatsapp_gateway.const import (
-    CONF_API_KEY,
     CONF_KIND,
     CONF_PHONE_ID,
     CONF_PRODUCT_ID,
-    CONF_TOKEN,
-    CONF_URL,
-    CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
 )
