@@ -2,7 +2,7 @@
 
 import asyncio
 import base64
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 import secrets
 from typing import Any
 
@@ -183,11 +183,14 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self, kind: str, user_input: Mapping[str, Any]
     ) -> dict[str, str]:
         """Reach the gateway with the credentials; the form's errors, if any."""
+        if kind == KIND_WUZAPI:
+            return await self._async_errors_of(self._async_connect_wuzapi(user_input))
+        return await self._async_errors_of(self._async_connect_maytapi(user_input))
+
+    async def _async_errors_of(self, check: Awaitable[None]) -> dict[str, str]:
+        """Run a check against the gateway and turn what fails into a form error."""
         try:
-            if kind == KIND_WUZAPI:
-                await self._async_connect_wuzapi(user_input)
-            else:
-                await self._async_connect_maytapi(user_input)
+            await check
         except TokenMissing:
             return {"base": "token_required"}
         except GatewayAuthError:
@@ -199,6 +202,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             LOGGER.exception("Unexpected error while checking the gateway")
             return {"base": "unknown"}
         return {}
+
+    async def _async_read_status(self) -> None:
+        self._status = await self._use(self._data).status()
 
     def _use(self, data: dict[str, Any]) -> Gateway:
         self._data = data
@@ -468,14 +474,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         """Explain, then pair again."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                self._status = await self._use(self._data).status()
-            except GatewayAuthError:
-                errors["base"] = "invalid_auth"
-            except GatewayError as err:
-                LOGGER.debug("Gateway check failed: %s", err)
-                errors["base"] = "cannot_connect"
-            else:
+            errors = await self._async_errors_of(self._async_read_status())
+            if not errors:
                 return await self._async_session_step()
         return self.async_show_form(
             step_id="reauth_confirm",
