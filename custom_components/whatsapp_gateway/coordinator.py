@@ -77,26 +77,33 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
                 translation_placeholders={"error": str(err)},
                 retry_after=err.retry_after if isinstance(err, GatewayRateLimited) else None,
             ) from err
-        if status.state in UNLINKED_STATES:
-            if self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS:
-                # During setup Home Assistant starts the reauth flow itself.
-                raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="logged_out")
-            self.config_entry.async_start_reauth(self.hass)
+        if (
+            status.state in UNLINKED_STATES
+            and self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+        ):
+            # During setup Home Assistant starts the reauth flow itself.
+            raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="logged_out")
+        self._reauth_if_unlinked(self.data, status)
         return status
+
+    def _reauth_if_unlinked(self, previous: SessionStatus, status: SessionStatus) -> None:
+        """Ask the user to link the phone again; a reauth flow already running is reused."""
+        if status.state not in UNLINKED_STATES:
+            return
+        if previous.state not in UNLINKED_STATES:
+            LOGGER.info("A WhatsApp account was unlinked from its gateway and needs pairing again")
+        self.config_entry.async_start_reauth(self.hass)
 
     @callback
     def async_handle_session_event(self, event: SessionEvent) -> None:
         """Apply a session change the gateway pushed."""
         current = self.data
-        self.async_set_updated_data(
-            replace(
-                current,
-                state=event.state,
-                phone=event.phone or current.phone,
-                qr=event.qr if event.state is SessionState.PAIRING else None,
-                detail=event.reason,
-            )
+        status = replace(
+            current,
+            state=event.state,
+            phone=event.phone or current.phone,
+            qr=event.qr if event.state is SessionState.PAIRING else None,
+            detail=event.reason,
         )
-        if event.state in UNLINKED_STATES:
-            LOGGER.info("A WhatsApp account was unlinked from its gateway and needs pairing again")
-            self.config_entry.async_start_reauth(self.hass)
+        self.async_set_updated_data(status)
+        self._reauth_if_unlinked(current, status)
