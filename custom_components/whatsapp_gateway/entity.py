@@ -1,8 +1,11 @@
 """The base entity: one device per WhatsApp account, entities fed by the session coordinator."""
 
+from collections.abc import Callable
+
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_URL
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import (
@@ -12,6 +15,8 @@ from .const import (
     KIND_WUZAPI,
 )
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
+from .gateway import IncomingMessage
+from .inbound import signal_message
 
 
 def account_device_info(entry: WhatsAppConfigEntry) -> DeviceInfo:
@@ -54,3 +59,11 @@ class WhatsAppEntity(CoordinatorEntity[SessionCoordinator]):
                 entry_type=DeviceEntryType.SERVICE,
                 via_device_id=entry.runtime_data.device_id,
             )
+
+    def _async_listen_for_messages(self, handler: Callable[[IncomingMessage], None]) -> None:
+        """Call the handler with each new incoming message of the account, until removed."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_message(self.coordinator.config_entry.entry_id), handler
+            )
+        )

@@ -2,13 +2,11 @@
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import IncomingMessage, MessageKind
-from .inbound import signal_message
 
 PARALLEL_UPDATES = 0
 
@@ -36,11 +34,7 @@ class MessageEvent(WhatsAppEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Listen for the entry's messages."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_message(self.coordinator.config_entry.entry_id), self._on_message
-            )
-        )
+        self._async_listen_for_messages(self._on_message)
 
     @callback
     def _on_message(self, message: IncomingMessage) -> None:

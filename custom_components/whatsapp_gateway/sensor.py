@@ -5,7 +5,6 @@ from typing import Any
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
@@ -13,7 +12,6 @@ from .const import LAST_MESSAGE_MAX_LENGTH
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import IncomingMessage, SessionState
-from .inbound import signal_message
 
 PARALLEL_UPDATES = 0
 
@@ -75,11 +73,7 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
                 for key in LAST_MESSAGE_ATTRIBUTES
                 if (value := last.attributes.get(key)) is not None
             }
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_message(self.coordinator.config_entry.entry_id), self._on_message
-            )
-        )
+        self._async_listen_for_messages(self._on_message)
 
     @callback
     def _on_message(self, message: IncomingMessage) -> None:
