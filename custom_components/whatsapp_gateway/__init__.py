@@ -1,8 +1,6 @@
 """WhatsApp Gateway: WhatsApp accounts in Home Assistant through WhatsApp HTTP gateways."""
 
-import contextlib
-
-from homeassistant.const import CONF_WEBHOOK_ID, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -10,7 +8,6 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
-    CONF_CLOUDHOOK_URL,
     CONF_KIND,
     DOMAIN,
 )
@@ -19,7 +16,7 @@ from .entity import account_device_info
 from .gateway import GatewayError, GatewayUnsupported, create_gateway
 from .inbound import InboundRouter
 from .services import async_setup_services
-from .webhook import WebhookReceiver
+from .webhook import WebhookReceiver, async_delete_cloudhook
 
 PLATFORMS = [Platform.EVENT, Platform.IMAGE, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -69,9 +66,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) ->
 
 async def async_remove_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
     """Delete the cloudhook this entry may have created."""
-    if "cloud" not in hass.config.components or CONF_CLOUDHOOK_URL not in entry.data:
-        return
-    from homeassistant.components import cloud  # noqa: PLC0415
-
-    with contextlib.suppress(cloud.CloudNotAvailable):
-        await cloud.async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
+    await async_delete_cloudhook(hass, entry)

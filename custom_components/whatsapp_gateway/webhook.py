@@ -1,7 +1,9 @@
 """The entry's Home Assistant webhook: registered here, pointed at by the gateway."""
 
+import contextlib
 from http import HTTPStatus
 import ipaddress
+from types import ModuleType
 
 from aiohttp import web
 from aiohttp.hdrs import METH_POST
@@ -37,6 +39,24 @@ def gateway_is_local(entry: WhatsAppConfigEntry) -> bool:
         # A bare name (Docker service, `wuzapi`) or mDNS name is on the LAN; a dotted name is not.
         return "." not in host or host.endswith((".local", ".lan", ".home.arpa", ".internal"))
     return address.is_private or address.is_loopback or address.is_link_local
+
+
+def _cloud(hass: HomeAssistant) -> ModuleType | None:
+    """Home Assistant Cloud, when it is set up."""
+    if "cloud" not in hass.config.components:
+        return None
+    # Imported late: the cloud component is heavy and often not set up.
+    from homeassistant.components import cloud  # noqa: PLC0415
+
+    return cloud
+
+
+async def async_delete_cloudhook(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
+    """Delete the cloudhook an entry created, when the entry goes."""
+    if CONF_CLOUDHOOK_URL not in entry.data or (cloud := _cloud(hass)) is None:
+        return
+    with contextlib.suppress(cloud.CloudNotAvailable):
+        await cloud.async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
 
 
 def issue_id(entry: WhatsAppConfigEntry) -> str:
@@ -108,20 +128,15 @@ class WebhookReceiver:
         return await self._async_cloudhook_url()
 
     async def _async_cloudhook_url(self) -> str | None:
-        if "cloud" not in self._hass.config.components:
-            return None
-        # Imported late: the cloud component is heavy and often not set up.
-        from homeassistant.components import cloud  # noqa: PLC0415
-
-        if not cloud.async_active_subscription(self._hass):
+        if (cloud := _cloud(self._hass)) is None or not cloud.async_active_subscription(self._hass):
             return None
         if url := self._entry.data.get(CONF_CLOUDHOOK_URL):
             return str(url)
-        url = await cloud.async_create_cloudhook(self._hass, self.webhook_id)
+        hook: str = await cloud.async_create_cloudhook(self._hass, self.webhook_id)
         self._hass.config_entries.async_update_entry(
-            self._entry, data={**self._entry.data, CONF_CLOUDHOOK_URL: url}
+            self._entry, data={**self._entry.data, CONF_CLOUDHOOK_URL: hook}
         )
-        return url
+        return hook
 
     async def _handle(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
