@@ -23,6 +23,8 @@ type SendOne = Callable[[Gateway, str], Awaitable[SentMessage]]
 
 def check_targets(targets: Sequence[str]) -> list[str]:
     """Refuse the whole call, before anything is sent, if one target is not a chat."""
+    if not targets:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_target")
     for target in targets:
         try:
             parse_chat_id(target)
@@ -32,27 +34,23 @@ def check_targets(targets: Sequence[str]) -> list[str]:
                 translation_key="invalid_target",
                 translation_placeholders={"target": str(target)},
             ) from err
-    if not targets:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_target")
     return list(targets)
 
 
 async def _with_retry(gateway: Gateway, target: str, send: SendOne) -> SentMessage:
     """Retry while the gateway is unreachable or busy, a few times with growing pauses."""
-    for delay in (*SEND_RETRY_DELAYS, None):
+    for delay in SEND_RETRY_DELAYS:
         try:
             return await send(gateway, target)
         except GatewayRateLimited as err:
-            wait = max(delay or 0.0, err.retry_after or 0.0)
-            if delay is None or wait > MAX_RETRY_AFTER:
+            wait = max(delay, err.retry_after or 0.0)
+            if wait > MAX_RETRY_AFTER:
                 raise
         except GatewayConnectionError:
-            if delay is None:
-                raise
             wait = delay
         LOGGER.debug("The gateway did not take a message; trying again in %s s", wait)
         await asyncio.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return await send(gateway, target)
 
 
 async def async_send_each(
