@@ -117,10 +117,10 @@ class InboundRouter:
         return str(target)
 
     def _fire(self, message: IncomingMessage, media_path: str | None) -> None:
-        self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, self.event_data(message, media_path))
+        self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, self._event_data(message, media_path))
         async_dispatcher_send(self._hass, signal_message(self._entry.entry_id), message)
 
-    def event_data(self, message: IncomingMessage, media_path: str | None) -> dict[str, Any]:
+    def _event_data(self, message: IncomingMessage, media_path: str | None) -> dict[str, Any]:
         """The documented keys of `whatsapp_gateway_message_received`, and only those."""
         media = message.media
         location = message.location

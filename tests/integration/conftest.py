@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
@@ -110,7 +110,7 @@ class Bus:
         async with self.changed:
             self.changed.notify_all()
 
-    async def until(self, condition: Callable[[], Any], what: str = "condition") -> None:
+    async def until(self, condition: Callable[[], Any]) -> None:
         """Wait (at most five seconds) until the condition holds after some bus activity."""
         async with asyncio.timeout(5), self.changed:
             while not condition():
@@ -156,7 +156,7 @@ def wuzapi_entry(
     simulator: SimulatorHandle,
     *,
     options: dict[str, Any] | None = None,
-    chats: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    chats: Sequence[tuple[str, str]] = (),
 ) -> MockConfigEntry:
     """An entry for the simulator's wuzapi user."""
     return MockConfigEntry(

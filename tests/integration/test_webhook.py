@@ -82,9 +82,7 @@ async def test_wuzapi_text_message(
     entry = await setup_entry(hass, wuzapi_entry(simulator))
     user = next(iter(simulator.state.wuzapi.users.values()))
     # The integration pointed the gateway at its webhook and gave it the signing key.
-    assert user.webhook == f"{ha_client.make_url('/')}api/webhook/{WEBHOOK_ID}".replace(
-        "//api", "/api"
-    )
+    assert user.webhook == str(ha_client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
     assert user.hmac_key == HMAC_KEY
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
 
