@@ -13,6 +13,7 @@ import aiohttp
 
 from .base import Gateway
 from .chat_id import ChatId, parse_chat_id
+from .chatapi import ChatApiGateway
 from .errors import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -43,10 +44,13 @@ from .models import (
     SessionState,
     SessionStatus,
 )
+from .waabot import DEFAULT_URL as WAABOT_URL, WaabotGateway, WaabotInstance
 from .wuzapi import WuzapiGateway, WuzapiUser
 
-GATEWAY_KINDS = ("wuzapi", "maytapi")
-_CLASSES: dict[str, type[Gateway]] = {"wuzapi": WuzapiGateway, "maytapi": MaytapiGateway}
+_CLASSES: dict[str, type[Gateway]] = {
+    cls.kind: cls for cls in (WuzapiGateway, MaytapiGateway, ChatApiGateway, WaabotGateway)
+}
+GATEWAY_KINDS = tuple(_CLASSES)
 
 
 def gateway_capabilities(kind: str) -> frozenset[Capability]:
@@ -63,6 +67,9 @@ def create_gateway(
 
     wuzapi: `url`, `token` (user token), optional `admin_token`.
     maytapi: `product_id`, `api_key`, optional `phone_id` and `url` (the API host).
+    chatapi: `url` (the instance URL, ending in /instance<ID>), `token`.
+    waabot: `email`, `password`, optional `session_id`, `access_token`, `instance_id` (the
+    instance) and `url` (the API base).
     """
 
     def option(name: str) -> str | None:
@@ -86,13 +93,27 @@ def create_gateway(
             phone_id=option("phone_id"),
             base_url=option("url") or MAYTAPI_URL,
         )
+    if kind == "chatapi":
+        return ChatApiGateway(session, required("url"), token=required("token"))
+    if kind == "waabot":
+        return WaabotGateway(
+            session,
+            email=required("email"),
+            password=required("password"),
+            session_id=option("session_id"),
+            access_token=option("access_token"),
+            instance_id=option("instance_id"),
+            base_url=option("url") or WAABOT_URL,
+        )
     raise GatewayUnsupported(f"Unknown gateway kind '{kind}' (known: {', '.join(GATEWAY_KINDS)})")
 
 
 __all__ = [
     "GATEWAY_KINDS",
     "MAYTAPI_URL",
+    "WAABOT_URL",
     "Capability",
+    "ChatApiGateway",
     "ChatId",
     "Contact",
     "DeliveryStatus",
@@ -121,6 +142,8 @@ __all__ = [
     "SessionEvent",
     "SessionState",
     "SessionStatus",
+    "WaabotGateway",
+    "WaabotInstance",
     "WuzapiGateway",
     "WuzapiUser",
     "create_gateway",

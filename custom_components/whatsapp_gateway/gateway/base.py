@@ -83,6 +83,7 @@ class Gateway(ABC):
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
+        form: aiohttp.FormData | None = None,
     ) -> Response:
         """Send one request; network failures and overload become library errors."""
         url = f"{self._base_url}{path}"
@@ -92,6 +93,7 @@ class Gateway(ABC):
                 url,
                 headers=headers,
                 json=json_body,
+                data=form,
                 params=params,
                 timeout=DEFAULT_TIMEOUT,
             ) as resp:

@@ -33,3 +33,15 @@ def from_data_url(text: str, what: str) -> bytes:
     if not data:
         raise GatewayResponseError(f"The gateway's {what} is not valid base64 data")
     return data
+
+
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The MIME type of a PNG or JPEG image from its first bytes; None for anything else."""
+    if data.startswith(PNG_SIGNATURE):
+        return "image/png"
+    if data.startswith(JPEG_SIGNATURE):
+        return "image/jpeg"
+    return None

@@ -24,15 +24,12 @@ from .errors import (
 from .media import decode_base64, from_data_url, to_data_url
 from .models import (
     Capability,
-    Contact,
     DeliveryStatus,
     InboundEvent,
     InboundMedia,
     IncomingMessage,
-    Location,
     LoginQr,
     MediaKind,
-    MessageKind,
     MessageStatusUpdate,
     OutgoingMedia,
     PhoneCheck,
@@ -41,6 +38,7 @@ from .models import (
     SessionState,
     SessionStatus,
 )
+from .proto import MEDIA_KINDS, read_content
 
 # Events we subscribe to. Always sent explicitly: newer builds store an empty list as "none".
 SUBSCRIBED_EVENTS: Final = (
@@ -63,46 +61,6 @@ SIGNATURE_HEADER: Final = "x-hmac-signature"
 _NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in")
 _ALREADY_UP_ERRORS = ("already connected", "already logged in", "already loggedin")
 
-# whatsmeow message keys that carry content, and the kind each stands for.
-_CONTENT_KINDS: Final = {
-    "conversation": MessageKind.TEXT,
-    "extendedTextMessage": MessageKind.TEXT,
-    "imageMessage": MessageKind.IMAGE,
-    "videoMessage": MessageKind.VIDEO,
-    "ptvMessage": MessageKind.VIDEO,
-    "audioMessage": MessageKind.AUDIO,
-    "documentMessage": MessageKind.DOCUMENT,
-    "stickerMessage": MessageKind.STICKER,
-    "locationMessage": MessageKind.LOCATION,
-    "liveLocationMessage": MessageKind.LOCATION,
-    "contactMessage": MessageKind.CONTACT,
-    "contactsArrayMessage": MessageKind.CONTACT,
-    "reactionMessage": MessageKind.REACTION,
-    "pollCreationMessage": MessageKind.POLL,
-    "pollCreationMessageV2": MessageKind.POLL,
-    "pollCreationMessageV3": MessageKind.POLL,
-}
-# Wrappers whose inner `message` holds the real content.
-_WRAPPERS: Final = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-)
-# Keys that only ever carry protocol bookkeeping, never something a user wrote.
-_NOISE: Final = frozenset(
-    key.lower()
-    for key in (
-        "protocolMessage",
-        "senderKeyDistributionMessage",
-        "messageContextInfo",
-        "pollUpdateMessage",
-        "keepInChatMessage",
-        "encReactionMessage",
-        "deviceSentMessage",
-    )
-)
 _SESSION_EVENTS: Final = {
     "connected": SessionState.CONNECTED,
     "disconnected": SessionState.DISCONNECTED,
@@ -522,60 +480,29 @@ class WuzapiGateway(Gateway):
 
     def _message_from(self, event: dict[str, Any], inner: Any) -> IncomingMessage | None:
         info = p.get_dict(inner, "Info")
-        content = _unwrap(p.get_dict(inner, "Message"))
-        found = _content_key(content)
-        if found is None:
+        content = read_content(p.get_dict(inner, "Message"))
+        if content is None:
             return None
-        key, kind = found
-        body = p.get(content, key)
-        part = body if isinstance(body, dict) else {}
         message_id = p.require_str(info, "ID", what="message")
         chat = p.require_str(info, "Chat", what="message")
         sender_id = p.get_str(info, "Sender") or chat
-        sender_phone = phone_of(sender_id) or phone_of(p.get_str(info, "SenderAlt"))
         self._remember_sender(message_id, sender_id)
-
-        if kind is MessageKind.AUDIO and p.get_bool(part, "PTT"):
-            kind = MessageKind.VOICE
-        text: str | None = None
-        caption: str | None = None
-        media: InboundMedia | None = None
-        location: Location | None = None
-        contact: Contact | None = None
-        quoted = p.get_str(p.get_dict(part, "contextInfo"), "stanzaID")
-        if kind is MessageKind.TEXT:
-            text = body if isinstance(body, str) else p.get_str(part, "text")
-        elif kind is MessageKind.REACTION:
-            text = p.get_str(part, "text")
-            quoted = p.get_str(p.get_dict(part, "key"), "ID")
-        elif kind is MessageKind.LOCATION:
-            location = _location_from(part)
-        elif kind is MessageKind.CONTACT:
-            card = part
-            if contacts := p.get(part, "contacts"):
-                card = contacts[0] if isinstance(contacts, list) and contacts else {}
-            contact = Contact(p.get_str(card, "displayName"), p.get_str(card, "vcard"))
-        elif kind is MessageKind.POLL:
-            text = p.get_str(part, "name")
-        elif kind is not MessageKind.OTHER:
-            caption = p.get_str(part, "caption")
-            media = _media_from(event, part)
         return IncomingMessage(
             message_id=message_id,
             chat_id=canonical_jid(chat),
-            sender=sender_phone,
+            sender=phone_of(sender_id) or phone_of(p.get_str(info, "SenderAlt")),
             sender_id=sender_id,
             sender_name=p.get_str(info, "PushName"),
             is_group=p.get_bool(info, "IsGroup") or chat.endswith("@g.us"),
             from_me=p.get_bool(info, "IsFromMe"),
-            kind=kind,
+            kind=content.kind,
             timestamp=p.parse_timestamp(p.get(info, "Timestamp")) or datetime.now(UTC),
-            text=text,
-            caption=caption,
-            media=media,
-            location=location,
-            contact=contact,
-            quoted_message_id=quoted,
+            text=content.text,
+            caption=content.caption,
+            media=_media_from(event, content.part) if content.kind in MEDIA_KINDS else None,
+            location=content.location,
+            contact=content.contact,
+            quoted_message_id=content.quoted_message_id,
             raw=event,
         )
 
@@ -611,29 +538,6 @@ def _form_fields(body: bytes) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
 
 
-def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
-    """Look inside ephemeral, view-once and document-with-caption wrappers."""
-    for _ in range(4):
-        for wrapper in _WRAPPERS:
-            inner = p.get_dict(p.get_dict(content, wrapper), "message")
-            if inner:
-                content = inner
-                break
-        else:
-            return content
-    return content
-
-
-def _content_key(content: dict[str, Any]) -> tuple[str, MessageKind] | None:
-    """The key holding what the user wrote; None for protocol noise and empty messages."""
-    lowered = {str(key).lower(): key for key in content}
-    for name, kind in _CONTENT_KINDS.items():
-        if name.lower() in lowered and content[lowered[name.lower()]] not in (None, "", {}):
-            return lowered[name.lower()], kind
-    other = [key for low, key in lowered.items() if low not in _NOISE and content[key]]
-    return (other[0], MessageKind.OTHER) if other else None
-
-
 def _media_from(event: dict[str, Any], part: dict[str, Any]) -> InboundMedia:
     """Inline base64 or an S3 URL when the server embedded them, else just the description."""
     s3 = p.get_dict(event, "s3")
@@ -644,14 +548,6 @@ def _media_from(event: dict[str, Any], part: dict[str, Any]) -> InboundMedia:
         url=p.get_str(s3, "url"),
         data=decode_base64(inline) if inline else None,
     )
-
-
-def _location_from(part: dict[str, Any]) -> Location | None:
-    latitude = p.get_float(part, "degreesLatitude")
-    longitude = p.get_float(part, "degreesLongitude")
-    if latitude is None or longitude is None:
-        return None
-    return Location(latitude, longitude, p.get_str(part, "name"))
 
 
 def _receipt_from(event: dict[str, Any], inner: Any) -> MessageStatusUpdate | None:

@@ -1,0 +1,142 @@
+"""Message content as WhatsApp's multi-device protobuf looks in JSON.
+
+Engines built on whatsmeow (wuzapi) and on Baileys (Waabot) both hand the protobuf `Message`
+through, with the same field names (only the case of a few keys differs, e.g. `stanzaID` and
+`stanzaId`); this module reads what the user wrote out of it, whichever engine sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from . import payload as p
+from .models import Contact, Location, MessageKind
+
+# Message keys that carry content, and the kind each stands for.
+_CONTENT_KINDS: Final = {
+    "conversation": MessageKind.TEXT,
+    "extendedTextMessage": MessageKind.TEXT,
+    "imageMessage": MessageKind.IMAGE,
+    "videoMessage": MessageKind.VIDEO,
+    "ptvMessage": MessageKind.VIDEO,
+    "audioMessage": MessageKind.AUDIO,
+    "documentMessage": MessageKind.DOCUMENT,
+    "stickerMessage": MessageKind.STICKER,
+    "locationMessage": MessageKind.LOCATION,
+    "liveLocationMessage": MessageKind.LOCATION,
+    "contactMessage": MessageKind.CONTACT,
+    "contactsArrayMessage": MessageKind.CONTACT,
+    "reactionMessage": MessageKind.REACTION,
+    "pollCreationMessage": MessageKind.POLL,
+    "pollCreationMessageV2": MessageKind.POLL,
+    "pollCreationMessageV3": MessageKind.POLL,
+}
+# Wrappers whose inner `message` holds the real content.
+_WRAPPERS: Final = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+)
+# Keys that only ever carry protocol bookkeeping, never something a user wrote.
+_NOISE: Final = frozenset(
+    key.lower()
+    for key in (
+        "protocolMessage",
+        "senderKeyDistributionMessage",
+        "messageContextInfo",
+        "pollUpdateMessage",
+        "keepInChatMessage",
+        "encReactionMessage",
+        "deviceSentMessage",
+    )
+)
+MEDIA_KINDS: Final = frozenset(
+    {
+        MessageKind.IMAGE,
+        MessageKind.VIDEO,
+        MessageKind.AUDIO,
+        MessageKind.VOICE,
+        MessageKind.DOCUMENT,
+        MessageKind.STICKER,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContent:
+    """What a protobuf message says; `part` is the raw content object (media descriptions)."""
+
+    kind: MessageKind
+    part: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+    caption: str | None = None
+    location: Location | None = None
+    contact: Contact | None = None
+    quoted_message_id: str | None = None
+
+
+def read_content(message: dict[str, Any]) -> MessageContent | None:
+    """The content of a protobuf `Message`; None for protocol noise and empty messages."""
+    content = _unwrap(message)
+    found = _content_key(content)
+    if found is None:
+        return None
+    key, kind = found
+    body = p.get(content, key)
+    part = body if isinstance(body, dict) else {}
+    quoted = p.get_str(p.get_dict(part, "contextInfo"), "stanzaID")
+    if kind is MessageKind.AUDIO and p.get_bool(part, "PTT"):
+        kind = MessageKind.VOICE
+    if kind is MessageKind.TEXT:
+        text = body if isinstance(body, str) else p.get_str(part, "text")
+        return MessageContent(kind, part, text=text, quoted_message_id=quoted)
+    if kind is MessageKind.REACTION:
+        reacted_to = p.get_str(p.get_dict(part, "key"), "ID")
+        text = p.get_str(part, "text")
+        return MessageContent(kind, part, text=text, quoted_message_id=reacted_to)
+    if kind is MessageKind.LOCATION:
+        return MessageContent(kind, part, location=_location_from(part), quoted_message_id=quoted)
+    if kind is MessageKind.CONTACT:
+        card = part
+        if contacts := p.get(part, "contacts"):
+            card = contacts[0] if isinstance(contacts, list) and contacts else {}
+        contact = Contact(p.get_str(card, "displayName"), p.get_str(card, "vcard"))
+        return MessageContent(kind, part, contact=contact, quoted_message_id=quoted)
+    if kind is MessageKind.POLL:
+        return MessageContent(kind, part, text=p.get_str(part, "name"), quoted_message_id=quoted)
+    caption = p.get_str(part, "caption") if kind in MEDIA_KINDS else None
+    return MessageContent(kind, part, caption=caption, quoted_message_id=quoted)
+
+
+def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
+    """Look inside ephemeral, view-once and document-with-caption wrappers."""
+    for _ in range(4):
+        for wrapper in _WRAPPERS:
+            inner = p.get_dict(p.get_dict(content, wrapper), "message")
+            if inner:
+                content = inner
+                break
+        else:
+            return content
+    return content
+
+
+def _content_key(content: dict[str, Any]) -> tuple[str, MessageKind] | None:
+    """The key holding what the user wrote; None for protocol noise and empty messages."""
+    lowered = {str(key).lower(): key for key in content}
+    for name, kind in _CONTENT_KINDS.items():
+        if name.lower() in lowered and content[lowered[name.lower()]] not in (None, "", {}):
+            return lowered[name.lower()], kind
+    other = [key for low, key in lowered.items() if low not in _NOISE and content[key]]
+    return (other[0], MessageKind.OTHER) if other else None
+
+
+def _location_from(part: dict[str, Any]) -> Location | None:
+    latitude = p.get_float(part, "degreesLatitude")
+    longitude = p.get_float(part, "degreesLongitude")
+    if latitude is None or longitude is None:
+        return None
+    return Location(latitude, longitude, p.get_str(part, "name"))
