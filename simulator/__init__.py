@@ -1,18 +1,22 @@
-"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi) for tests and the demo.
+"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot).
 
 Never a gateway for real use: it speaks the gateways' wire contracts with in-memory state and
 offers a control API (`/__emulator/…`) that plays the phone.
 """
 
 from .app import SIMULATOR_KEY, Simulator, SimulatorConfig, create_app
+from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
+from .waabot import WaabotConfig
 from .wuzapi import WuzapiConfig
 
 __all__ = [
     "SIMULATOR_KEY",
+    "ChatApiConfig",
     "MaytapiConfig",
     "Simulator",
     "SimulatorConfig",
+    "WaabotConfig",
     "WuzapiConfig",
     "create_app",
 ]

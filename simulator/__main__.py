@@ -9,7 +9,9 @@ import logging
 from aiohttp import web
 
 from .app import PRODUCTS, SimulatorConfig, create_app
+from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
+from .waabot import WaabotConfig
 from .wuzapi import WuzapiConfig
 
 
@@ -19,7 +21,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument(
-        "--products", default=",".join(PRODUCTS), help="comma separated: wuzapi,maytapi"
+        "--products", default=",".join(PRODUCTS), help=f"comma separated: {','.join(PRODUCTS)}"
     )
     parser.add_argument("--wuzapi-admin-token", default="admin-token")
     parser.add_argument(
@@ -39,6 +41,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--maytapi-api-key", default="sim-key")
     parser.add_argument("--maytapi-phone-id", action="append", dest="maytapi_phone_ids")
     parser.add_argument("--maytapi-ack-interval", type=float, default=2.0)
+    parser.add_argument("--chatapi-instance-id", default="424242")
+    parser.add_argument("--chatapi-token", default="chatapi-token")
+    parser.add_argument("--waabot-email", default="ha@example.com")
+    parser.add_argument("--waabot-password", default="sim-password")
     return parser.parse_args(argv)
 
 
@@ -59,6 +65,8 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
             phone_ids=tuple(args.maytapi_phone_ids or ("12",)),
             ack_interval=args.maytapi_ack_interval,
         ),
+        chatapi=ChatApiConfig(instance_id=args.chatapi_instance_id, token=args.chatapi_token),
+        waabot=WaabotConfig(email=args.waabot_email, password=args.waabot_password),
     )
 
 

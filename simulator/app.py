@@ -7,11 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
+from .chatapi import ChatApiConfig, ChatApiSimulator
 from .common import Fault, Faults, WebhookSender, read_json
 from .maytapi import MaytapiConfig, MaytapiSimulator
+from .waabot import WaabotConfig, WaabotSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
-PRODUCTS = ("wuzapi", "maytapi")
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot")
 
 
 @dataclass
@@ -21,6 +23,8 @@ class SimulatorConfig:
     products: tuple[str, ...] = PRODUCTS
     wuzapi: WuzapiConfig = field(default_factory=WuzapiConfig)
     maytapi: MaytapiConfig = field(default_factory=MaytapiConfig)
+    chatapi: ChatApiConfig = field(default_factory=ChatApiConfig)
+    waabot: WaabotConfig = field(default_factory=WaabotConfig)
 
 
 class Simulator:
@@ -40,6 +44,12 @@ class Simulator:
         self.maytapi = (
             MaytapiSimulator(config.maytapi, self.sender) if "maytapi" in config.products else None
         )
+        self.chatapi = (
+            ChatApiSimulator(config.chatapi, self.sender) if "chatapi" in config.products else None
+        )
+        self.waabot = (
+            WaabotSimulator(config.waabot, self.sender) if "waabot" in config.products else None
+        )
 
     def routes(self) -> list[web.RouteDef]:
         """Routes of the enabled products and the shared control API."""
@@ -48,10 +58,9 @@ class Simulator:
             web.delete("/__emulator/webhook_log", self.clear_webhook_log),
             web.post("/__emulator/faults", self.add_fault),
         ]
-        if self.wuzapi:
-            routes += self.wuzapi.routes()
-        if self.maytapi:
-            routes += self.maytapi.routes()
+        for product in (self.wuzapi, self.maytapi, self.chatapi, self.waabot):
+            if product is not None:
+                routes += product.routes()
         return routes
 
     async def webhook_log(self, request: web.Request) -> web.Response:

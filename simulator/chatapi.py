@@ -1,0 +1,388 @@
+"""Simulated Chat-API instance, following docs/reference/gateway-contracts.md §3.
+
+One instance under `/instance<ID>/`, the token in the query string, and the numbered message
+log that `GET /messages?lastMessageNumber=` pages through (incoming and own messages alike).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+import functools
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from .common import WebhookSender, json_bytes, message_id, now, read_json
+from .qr import qr_png
+
+PAGE_SIZE = 100
+ACCOUNT_STATUSES = ("init", "loading", "got qr code", "authenticated", "not_paid")
+
+
+def refuse(error: str, status: int = 400) -> web.Response:
+    """Chat-API's error shape."""
+    return web.json_response({"error": error}, status=status)
+
+
+@dataclass
+class ChatApiConfig:
+    """How the simulated instance behaves."""
+
+    instance_id: str = "424242"
+    token: str = "chatapi-token"  # noqa: S105 - a test double's default
+
+
+@dataclass
+class ChatApiInstance:
+    """The instance's WhatsApp Web session, settings and message log."""
+
+    account_status: str = "got qr code"
+    substatus: str = "normal"
+    number: str = ""
+    name: str = ""
+    qr_serial: int = 1
+    webhook: str = ""
+    ack_notifications: bool = False
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    queue: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def jid(self) -> str:
+        """The account's own chat id."""
+        return f"{self.number}@c.us"
+
+    def log(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Number a message and append it to the log."""
+        message["messageNumber"] = len(self.messages) + 1
+        self.messages.append(message)
+        return message
+
+
+type Route = Callable[[ChatApiSimulator, web.Request], Awaitable[web.Response]]
+
+
+def instance_route(handler: Route) -> Route:
+    """Check the token before the handler runs."""
+
+    @functools.wraps(handler)
+    async def route(self: ChatApiSimulator, request: web.Request) -> web.Response:
+        token = request.query.get("token", "")
+        if not hmac.compare_digest(token.encode(), self.config.token.encode()):
+            return refuse("Wrong token. Please provide token as a query string parameter.", 401)
+        return await handler(self, request)
+
+    return route
+
+
+class ChatApiSimulator:
+    """In-memory Chat-API instance with a control API that plays the phone."""
+
+    def __init__(self, config: ChatApiConfig, sender: WebhookSender) -> None:
+        """Create the instance, showing a QR code."""
+        self.config = config
+        self.sender = sender
+        self.instance = ChatApiInstance()
+
+    def routes(self) -> list[web.RouteDef]:
+        """Every route of the instance and of its control API."""
+        base = f"/instance{self.config.instance_id}"
+        r = web
+        control = "/__emulator/chatapi"
+        return [
+            r.get(base + "/status", self.status),
+            r.get(base + "/me", self.me),
+            r.get(base + "/qr_code", self.qr_code),
+            r.route("*", base + "/logout", self.logout),
+            r.route("*", base + "/reboot", self.reboot),
+            r.post(base + "/retry", self.retry),
+            r.post(base + "/takeover", self.retry),
+            r.post(base + "/sendMessage", self.send_message),
+            r.post(base + "/sendFile", self.send_file),
+            r.post(base + "/sendPTT", self.send_ptt),
+            r.post(base + "/sendLocation", self.send_location),
+            r.get(base + "/messages", self.get_messages),
+            r.get(base + "/webhook", self.get_webhook),
+            r.post(base + "/webhook", self.set_webhook),
+            r.route("*", base + "/settings/ackNotificationsOn", self.ack_notifications),
+            r.get(base + "/showMessagesQueue", self.show_queue),
+            r.get(base + "/clearMessagesQueue", self.clear_queue),
+            r.post(control + "/scan", self.control_scan),
+            r.post(control + "/inbound", self.control_inbound),
+            r.post(control + "/ack", self.control_ack),
+            r.post(control + "/set_status", self.control_set_status),
+            r.post(control + "/logout_from_phone", self.control_logout),
+            r.get(control + "/sent", self.control_sent),
+        ]
+
+    def qr_payload(self) -> str:
+        """What the current QR encodes."""
+        return f"2@chatapi,{self.config.instance_id},{self.instance.qr_serial}"
+
+    # Session
+
+    @instance_route
+    async def status(self, request: web.Request) -> web.Response:
+        """GET /status."""
+        instance = self.instance
+        answer: dict[str, Any] = {"accountStatus": instance.account_status}
+        if instance.account_status == "got qr code":
+            png = base64.b64encode(qr_png(self.qr_payload())).decode()
+            answer["qrCode"] = f"data:image/png;base64,{png}"
+        elif instance.account_status == "authenticated":
+            answer["statusData"] = {"substatus": instance.substatus, "title": "", "msg": ""}
+        return web.json_response(answer)
+
+    @instance_route
+    async def me(self, request: web.Request) -> web.Response:
+        """GET /me: the linked account."""
+        if not self.instance.number:
+            return refuse("Instance is not authenticated")
+        return web.json_response({"id": self.instance.jid, "name": self.instance.name})
+
+    @instance_route
+    async def qr_code(self, request: web.Request) -> web.Response:
+        """GET /qr_code: the image itself while a QR is shown."""
+        if self.instance.account_status != "got qr code":
+            return refuse(f"No QR code: account status is {self.instance.account_status}")
+        return web.Response(body=qr_png(self.qr_payload()), content_type="image/png")
+
+    @instance_route
+    async def logout(self, request: web.Request) -> web.Response:
+        """GET or POST /logout."""
+        self._unlink()
+        return web.json_response({"result": "Logout request sent to messengers"})
+
+    @instance_route
+    async def reboot(self, request: web.Request) -> web.Response:
+        """GET or POST /reboot: a linked account comes back with a normal session."""
+        self.instance.substatus = "normal"
+        return web.json_response({"success": True})
+
+    @instance_route
+    async def retry(self, request: web.Request) -> web.Response:
+        """POST /retry and /takeover: WhatsApp Web is opened again."""
+        self.instance.substatus = "normal"
+        return web.json_response({"success": True})
+
+    def _unlink(self) -> None:
+        instance = self.instance
+        instance.account_status = "got qr code"
+        instance.number = ""
+        instance.qr_serial += 1
+
+    # Sending
+
+    async def _send(
+        self, request: web.Request, kind: str, required: tuple[str, ...]
+    ) -> web.Response:
+        body = await read_json(request)
+        chat = body.get("chatId")
+        if not chat and body.get("phone"):
+            chat = f"{''.join(ch for ch in str(body['phone']) if ch.isdigit())}@c.us"
+        if not isinstance(chat, str) or "@" not in chat:
+            return refuse("chatId or phone is required")
+        missing = [name for name in required if not body.get(name)]
+        if missing:
+            return refuse(f"{', '.join(missing)} is required")
+        instance = self.instance
+        sent_id = f"true_{chat}_{message_id()}"
+        record = {"id": sent_id, "endpoint": request.path.rsplit("/", 1)[1], "body": body}
+        instance.sent.append(record)
+        if instance.account_status != "authenticated":
+            # Queued, and sent once the instance is linked, as the real service does.
+            instance.queue.append(record)
+        instance.log(
+            {
+                "id": sent_id,
+                "body": str(body.get("body") or body.get("audio") or ""),
+                "type": kind,
+                "senderName": instance.name,
+                "fromMe": True,
+                "author": instance.jid,
+                "time": int(now().timestamp()),
+                "chatId": chat,
+            }
+        )
+        if instance.ack_notifications:
+            await self._post({"ack": [{"id": sent_id, "chatId": chat, "status": "delivered"}]})
+        return web.json_response({"sent": True, "message": f"Sent to {chat}", "id": sent_id})
+
+    @instance_route
+    async def send_message(self, request: web.Request) -> web.Response:
+        """POST /sendMessage."""
+        return await self._send(request, "chat", ("body",))
+
+    @instance_route
+    async def send_file(self, request: web.Request) -> web.Response:
+        """POST /sendFile: the body is a URL or a base64 data URL."""
+        return await self._send(request, "document", ("body", "filename"))
+
+    @instance_route
+    async def send_ptt(self, request: web.Request) -> web.Response:
+        """POST /sendPTT."""
+        return await self._send(request, "ptt", ("audio",))
+
+    @instance_route
+    async def send_location(self, request: web.Request) -> web.Response:
+        """POST /sendLocation."""
+        return await self._send(request, "location", ("lat", "lng"))
+
+    # Inbound
+
+    @instance_route
+    async def get_messages(self, request: web.Request) -> web.Response:
+        """GET /messages: after lastMessageNumber (a page), or the last 100 with `last`."""
+        log = self.instance.messages
+        if request.query.get("last"):
+            page = log[-PAGE_SIZE:]
+        else:
+            try:
+                after = int(request.query.get("lastMessageNumber", "0"))
+            except ValueError:
+                return refuse("lastMessageNumber must be a number")
+            page = [m for m in log if m["messageNumber"] > after][:PAGE_SIZE]
+        last = page[-1]["messageNumber"] if page else len(log)
+        return web.json_response({"messages": page, "lastMessageNumber": last})
+
+    @instance_route
+    async def get_webhook(self, request: web.Request) -> web.Response:
+        """GET /webhook."""
+        return web.json_response(
+            {"set": bool(self.instance.webhook), "webhookUrl": self.instance.webhook}
+        )
+
+    @instance_route
+    async def set_webhook(self, request: web.Request) -> web.Response:
+        """POST /webhook."""
+        url = (await read_json(request)).get("webhookUrl")
+        if not isinstance(url, str):
+            return refuse("webhookUrl is required")
+        self.instance.webhook = url
+        return web.json_response({"set": True, "webhookUrl": url})
+
+    @instance_route
+    async def ack_notifications(self, request: web.Request) -> web.Response:
+        """GET or POST /settings/ackNotificationsOn."""
+        if request.method == "POST":
+            value = (await read_json(request)).get("ackNotificationsOn")
+            self.instance.ack_notifications = value in (1, True, "1", "true")
+        return web.json_response({"ackNotificationsOn": int(self.instance.ack_notifications)})
+
+    @instance_route
+    async def show_queue(self, request: web.Request) -> web.Response:
+        """GET /showMessagesQueue."""
+        queue = self.instance.queue
+        return web.json_response({"totalMessages": len(queue), "first100": queue[:100]})
+
+    @instance_route
+    async def clear_queue(self, request: web.Request) -> web.Response:
+        """GET /clearMessagesQueue."""
+        count = len(self.instance.queue)
+        self.instance.queue.clear()
+        return web.json_response({"message": f"Cleared {count} messages"})
+
+    async def _post(self, body: dict[str, Any]) -> None:
+        if self.instance.webhook:
+            payload = {"instanceId": self.config.instance_id, **body}
+            await self.sender.post(
+                "chatapi", self.instance.webhook, json_bytes(payload), "application/json"
+            )
+
+    # Control API (the phone side)
+
+    async def control_scan(self, request: web.Request) -> web.Response:
+        """The phone scans the QR code."""
+        instance = self.instance
+        if instance.account_status != "got qr code":
+            raise web.HTTPConflict(text="the instance is not showing a QR code")
+        body = await read_json(request)
+        instance.number = "".join(
+            ch for ch in str(body.get("number", "12025550100")) if ch.isdigit()
+        )
+        instance.name = str(body.get("name", ""))
+        instance.account_status = "authenticated"
+        instance.substatus = "normal"
+        instance.queue.clear()
+        return web.json_response({"number": instance.number})
+
+    async def control_inbound(self, request: web.Request) -> web.Response:
+        """A contact writes: the message is logged and, with a webhook set, pushed."""
+        body = await read_json(request)
+        instance = self.instance
+        sender = "".join(ch for ch in str(body.get("from", "12025550111")) if ch.isdigit())
+        from_me = bool(body.get("from_me", False))
+        chat = str(body.get("group") or f"{sender}@c.us")
+        kind = str(body.get("kind", "text"))
+        message: dict[str, Any] = {
+            "id": f"{str(from_me).lower()}_{chat}_{body.get('id') or message_id()}",
+            "senderName": str(body.get("name", "")),
+            "fromMe": from_me,
+            "author": instance.jid if from_me else f"{sender}@c.us",
+            "time": int(now().timestamp()),
+            "chatId": chat,
+        }
+        if kind == "text":
+            message |= {"type": "chat", "body": str(body.get("text", ""))}
+        elif kind in ("image", "video", "audio", "voice", "document", "sticker"):
+            message |= {
+                "type": "ptt" if kind == "voice" else kind,
+                "body": str(
+                    body.get("url")
+                    or f"https://s3.eu-central-1.wasabisys.com/incoming/{message['id']}"
+                ),
+            }
+            if body.get("caption"):
+                message["caption"] = str(body["caption"])
+        elif kind == "location":
+            message |= {
+                "type": "location",
+                "body": f"{body.get('latitude', 0)};{body.get('longitude', 0)}",
+            }
+        else:
+            raise web.HTTPBadRequest(text=f"unknown message kind {kind}")
+        if body.get("reply_to"):
+            message["quotedMsgId"] = str(body["reply_to"])
+        instance.log(message)
+        await self._post({"messages": [message]})
+        return web.json_response(message)
+
+    async def control_ack(self, request: web.Request) -> web.Response:
+        """The recipient's phone confirms messages (status delivered or viewed)."""
+        body = await read_json(request)
+        chat = str(body.get("chat", "12025550111@c.us"))
+        acks = [
+            {
+                "id": str(sent),
+                "queueNumber": n,
+                "chatId": chat,
+                "status": str(body.get("status", "viewed")),
+            }
+            for n, sent in enumerate(body.get("ids") or [], start=1)
+        ]
+        await self._post({"ack": acks})
+        return web.json_response({"acks": acks})
+
+    async def control_set_status(self, request: web.Request) -> web.Response:
+        """Force the account status and substatus (offline, computer, …)."""
+        body = await read_json(request)
+        status = body.get("accountStatus", self.instance.account_status)
+        if status not in ACCOUNT_STATUSES:
+            raise web.HTTPBadRequest(
+                text=f"accountStatus must be one of {', '.join(ACCOUNT_STATUSES)}"
+            )
+        self.instance.account_status = str(status)
+        self.instance.substatus = str(body.get("substatus", "normal"))
+        return web.json_response({"accountStatus": status, "substatus": self.instance.substatus})
+
+    async def control_logout(self, request: web.Request) -> web.Response:
+        """The user removes the linked device on the phone."""
+        self._unlink()
+        return web.json_response({"ok": True})
+
+    async def control_sent(self, request: web.Request) -> web.Response:
+        """What Home Assistant sent through the instance."""
+        return web.json_response(self.instance.sent)
