@@ -189,6 +189,8 @@ class ChatApiSimulator:
         if missing:
             return refuse(f"{', '.join(missing)} is required")
         instance = self.instance
+        if instance.account_status == "not_paid":
+            return web.json_response({"sent": False, "message": "Instance is not paid"})
         sent_id = f"true_{chat}_{message_id()}"
         record = {"id": sent_id, "endpoint": request.path.rsplit("/", 1)[1], "body": body}
         instance.sent.append(record)

@@ -14,16 +14,20 @@ from aiohttp.test_utils import TestServer
 import pytest
 
 from custom_components.whatsapp_gateway.gateway import (
+    ChatApiGateway,
     Gateway,
     MaytapiGateway,
+    WaabotGateway,
     WuzapiGateway,
     create_gateway,
 )
 from simulator import (
     SIMULATOR_KEY,
+    ChatApiConfig,
     MaytapiConfig,
     Simulator,
     SimulatorConfig,
+    WaabotConfig,
     WuzapiConfig,
     create_app,
 )
@@ -35,6 +39,10 @@ PRODUCT_ID = "sim-product"
 API_KEY = "sim-key"
 PHONE_ID = "12"
 HMAC_KEY = "0123456789abcdef0123456789abcdef-ha-test"
+CHATAPI_INSTANCE = "424242"
+CHATAPI_TOKEN = "chatapi-token"
+WAABOT_EMAIL = "ha@example.com"
+WAABOT_PASSWORD = "sim-password"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -125,11 +133,16 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
     servers: list[TestServer] = []
 
     async def start(
-        *, wuzapi: WuzapiConfig | None = None, maytapi: MaytapiConfig | None = None
+        *,
+        wuzapi: WuzapiConfig | None = None,
+        maytapi: MaytapiConfig | None = None,
+        waabot: WaabotConfig | None = None,
     ) -> SimulatorHandle:
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
             maytapi=maytapi or MaytapiConfig(ack_interval=0),
+            chatapi=ChatApiConfig(instance_id=CHATAPI_INSTANCE, token=CHATAPI_TOKEN),
+            waabot=waabot or WaabotConfig(email=WAABOT_EMAIL, password=WAABOT_PASSWORD),
         )
         app = create_app(config)
         server = TestServer(app, host="127.0.0.1")
@@ -167,6 +180,40 @@ def maytapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> Mayta
         {"url": simulator.url, "product_id": PRODUCT_ID, "api_key": API_KEY, "phone_id": PHONE_ID},
     )
     assert isinstance(gateway, MaytapiGateway)
+    return gateway
+
+
+@pytest.fixture
+def chatapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> ChatApiGateway:
+    """A Chat-API client for the simulator's instance."""
+    gateway = create_gateway(
+        "chatapi",
+        session,
+        {"url": f"{simulator.url}/instance{CHATAPI_INSTANCE}", "token": CHATAPI_TOKEN},
+    )
+    assert isinstance(gateway, ChatApiGateway)
+    return gateway
+
+
+def waabot_options(simulator: SimulatorHandle) -> dict[str, str]:
+    """Options of a Waabot client for the simulator's first instance."""
+    assert simulator.state.waabot is not None
+    instance = next(iter(simulator.state.waabot.instances.values()))
+    return {
+        "url": f"{simulator.url}/api/v1",
+        "email": WAABOT_EMAIL,
+        "password": WAABOT_PASSWORD,
+        "session_id": instance.session_id,
+        "access_token": instance.access_token,
+        "instance_id": instance.id,
+    }
+
+
+@pytest.fixture
+def waabot(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> WaabotGateway:
+    """A Waabot client for the simulator's first instance."""
+    gateway = create_gateway("waabot", session, waabot_options(simulator))
+    assert isinstance(gateway, WaabotGateway)
     return gateway
 
 

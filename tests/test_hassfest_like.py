@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.whatsapp_gateway.config_flow import NEW_PHONE
+from custom_components.whatsapp_gateway.config_flow import NEW_SLOT, SLOT_STEPS
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / "whatsapp_gateway"
 PLATFORMS = ("sensor", "event", "image", "notify")
@@ -172,7 +172,8 @@ def test_flow_errors_and_aborts_exist() -> None:
                 const.value
                 for const in ast.walk(node.value)
                 if isinstance(const, ast.Constant) and isinstance(const.value, str)
-            } - {NEW_PHONE}
+            } - {NEW_SLOT}
+    errors |= {error for _, _, error in SLOT_STEPS.values()}
     known_errors = set(STRINGS["config"]["error"]) | set(
         STRINGS["config_subentries"]["chat"]["error"]
     )

@@ -15,6 +15,7 @@ from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntim
 from .entity import account_device_info
 from .gateway import GatewayError, GatewayUnsupported, create_gateway
 from .inbound import InboundRouter
+from .polling import MessagePoller, cursor_store, uses_polling
 from .services import async_setup_services
 from .webhook import WebhookReceiver, async_delete_cloudhook
 
@@ -47,14 +48,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
     entry.runtime_data = WhatsAppRuntimeData(
         gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
     )
-    try:
-        await WebhookReceiver(hass, entry, gateway, router).async_start()
-    except GatewayError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="webhook_setup_failed",
-            translation_placeholders={"error": str(err)},
-        ) from err
+    if uses_polling(entry):
+        await MessagePoller(hass, entry, gateway, router).async_start()
+    else:
+        try:
+            await WebhookReceiver(hass, entry, gateway, router).async_start()
+        except GatewayError as err:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="webhook_setup_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -65,5 +69,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
-    """Delete the cloudhook this entry may have created."""
+    """Delete the cloudhook and the polling position this entry may have created."""
     await async_delete_cloudhook(hass, entry)
+    await cursor_store(hass, entry.entry_id).async_remove()

@@ -2,7 +2,7 @@
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import secrets
 from typing import Any
 
@@ -16,7 +16,15 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_TOKEN, CONF_URL, CONF_WEBHOOK_ID
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_EMAIL,
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_WEBHOOK_ID,
+)
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
@@ -36,21 +44,30 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .const import (
+    CONF_ACCESS_TOKEN,
     CONF_ADMIN_TOKEN,
     CONF_CHAT_ID,
     CONF_FIRE_OWN_MESSAGES,
     CONF_INBOUND_MODE,
+    CONF_INSTANCE_ID,
     CONF_KIND,
     CONF_PHONE_ID,
+    CONF_POLL_INTERVAL,
     CONF_PRODUCT_ID,
+    CONF_SESSION_ID,
     CONF_STATUS_INTERVAL,
     CONF_WEBHOOK_SECRET,
+    DEFAULT_POLL_INTERVAL,
     DEFAULT_STATUS_INTERVAL,
     DOMAIN,
+    KIND_CHATAPI,
     KIND_MAYTAPI,
+    KIND_WAABOT,
     KIND_WUZAPI,
     LOGGER,
+    MAX_POLL_INTERVAL,
     MAX_STATUS_INTERVAL,
+    MIN_POLL_INTERVAL,
     MIN_STATUS_INTERVAL,
     PAIR_POLL_INTERVAL,
     PAIR_TIMEOUT,
@@ -59,23 +76,30 @@ from .const import (
 )
 from .gateway import (
     MAYTAPI_URL,
+    WAABOT_URL,
     Capability,
     Gateway,
     GatewayAuthError,
     GatewayError,
     InvalidChatId,
     MaytapiGateway,
-    MaytapiPhone,
     SessionState,
     SessionStatus,
+    WaabotGateway,
     WuzapiGateway,
     create_gateway,
     gateway_capabilities,
     parse_chat_id,
 )
 
-NEW_PHONE = "new"
+NEW_SLOT = "new"
 CONF_PHONE = "phone"
+# Cloud gateways hold several accounts ("slots"): the step that picks or adds one, its field,
+# and the error shown when a new one cannot be added.
+SLOT_STEPS = {
+    KIND_MAYTAPI: ("maytapi_phone", CONF_PHONE_ID, "cannot_add_phone"),
+    KIND_WAABOT: ("waabot_instance", CONF_SESSION_ID, "cannot_add_instance"),
+}
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -92,6 +116,18 @@ CREDENTIALS_SCHEMAS = {
             probatio.Required(CONF_PRODUCT_ID): str,
             probatio.Required(CONF_API_KEY): _PASSWORD,
             probatio.Optional(CONF_URL, default=MAYTAPI_URL): _URL,
+        }
+    ),
+    KIND_CHATAPI: probatio.Schema(
+        {probatio.Required(CONF_URL): _URL, probatio.Required(CONF_TOKEN): _PASSWORD}
+    ),
+    KIND_WAABOT: probatio.Schema(
+        {
+            probatio.Required(CONF_EMAIL): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.EMAIL)
+            ),
+            probatio.Required(CONF_PASSWORD): _PASSWORD,
+            probatio.Optional(CONF_URL, default=WAABOT_URL): _URL,
         }
     ),
 }
@@ -122,7 +158,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._gateway: Gateway | None = None
         self._status: SessionStatus | None = None
-        self._phones: list[MaytapiPhone] = []
+        # Slots offered by a cloud gateway: value → (label, entry data that selects it).
+        self._slots: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._new_slot: Callable[[], Awaitable[dict[str, Any]]] | None = None
         self._pair_task: asyncio.Task[SessionStatus] | None = None
         self._qr = ""
         self._pairing_code = ""
@@ -151,7 +189,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the gateway product."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_WUZAPI, KIND_MAYTAPI])
+        return self.async_show_menu(
+            step_id="user", menu_options=[KIND_WUZAPI, KIND_MAYTAPI, KIND_CHATAPI, KIND_WAABOT]
+        )
 
     async def async_step_wuzapi(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Server URL and a user token, or the admin token to create a user."""
@@ -163,6 +203,16 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         """Product id and API key."""
         return await self._async_credentials_step(KIND_MAYTAPI, user_input)
 
+    async def async_step_chatapi(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Instance URL and token."""
+        return await self._async_credentials_step(KIND_CHATAPI, user_input)
+
+    async def async_step_waabot(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The Waabot account's login."""
+        return await self._async_credentials_step(KIND_WAABOT, user_input)
+
     async def _async_credentials_step(
         self, kind: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
@@ -170,8 +220,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             errors = await self._async_check_credentials(kind, user_input)
             if not errors:
-                if kind == KIND_MAYTAPI:
-                    return await self.async_step_maytapi_phone()
+                if kind in SLOT_STEPS:
+                    return await self._async_slot_step(kind, None)
                 return await self._async_session_step()
         return self.async_show_form(
             step_id=kind,
@@ -183,9 +233,13 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self, kind: str, user_input: Mapping[str, Any]
     ) -> dict[str, str]:
         """Reach the gateway with the credentials; the form's errors, if any."""
-        if kind == KIND_WUZAPI:
-            return await self._async_errors_of(self._async_connect_wuzapi(user_input))
-        return await self._async_errors_of(self._async_connect_maytapi(user_input))
+        connect = {
+            KIND_WUZAPI: self._async_connect_wuzapi,
+            KIND_MAYTAPI: self._async_connect_maytapi,
+            KIND_CHATAPI: self._async_connect_chatapi,
+            KIND_WAABOT: self._async_connect_waabot,
+        }[kind]
+        return await self._async_errors_of(connect(user_input))
 
     async def _async_errors_of(self, check: Awaitable[None]) -> dict[str, str]:
         """Run a check against the gateway and turn what fails into a form error."""
@@ -214,7 +268,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_connect_wuzapi(self, user_input: Mapping[str, Any]) -> None:
         data = {
             CONF_KIND: KIND_WUZAPI,
-            CONF_URL: str(user_input[CONF_URL]).strip().rstrip("/"),
+            CONF_URL: _url(user_input[CONF_URL]),
             CONF_TOKEN: user_input.get(CONF_TOKEN) or self._data.get(CONF_TOKEN, ""),
         }
         admin_token = user_input.get(CONF_ADMIN_TOKEN)
@@ -234,48 +288,111 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_KIND: KIND_MAYTAPI,
             CONF_PRODUCT_ID: str(user_input[CONF_PRODUCT_ID]).strip(),
             CONF_API_KEY: user_input[CONF_API_KEY],
-            CONF_URL: str(user_input.get(CONF_URL) or MAYTAPI_URL).strip().rstrip("/"),
+            CONF_URL: _url(user_input.get(CONF_URL) or MAYTAPI_URL),
         }
         if phone_id := self._data.get(CONF_PHONE_ID):
             data[CONF_PHONE_ID] = phone_id
         gateway = self._use(data)
         assert isinstance(gateway, MaytapiGateway)
-        self._phones = await gateway.list_phones()
+        self._slots = {
+            phone.id: (f"{phone.number or phone.id} ({phone.status})", {CONF_PHONE_ID: phone.id})
+            for phone in await gateway.list_phones()
+        }
+
+        async def add_phone() -> dict[str, Any]:
+            return {CONF_PHONE_ID: (await gateway.add_phone()).id}
+
+        self._new_slot = add_phone
         if phone_id:
+            self._status = await gateway.status()
+
+    async def _async_connect_chatapi(self, user_input: Mapping[str, Any]) -> None:
+        data = {
+            CONF_KIND: KIND_CHATAPI,
+            CONF_URL: _url(user_input[CONF_URL]),
+            CONF_TOKEN: user_input[CONF_TOKEN],
+        }
+        self._status = await self._use(data).status()
+
+    async def _async_connect_waabot(self, user_input: Mapping[str, Any]) -> None:
+        data = {
+            CONF_KIND: KIND_WAABOT,
+            CONF_EMAIL: str(user_input[CONF_EMAIL]).strip(),
+            CONF_PASSWORD: user_input[CONF_PASSWORD],
+            CONF_URL: _url(user_input.get(CONF_URL) or WAABOT_URL),
+        }
+        instance_keys = (CONF_SESSION_ID, CONF_ACCESS_TOKEN, CONF_INSTANCE_ID)
+        data |= {key: self._data[key] for key in instance_keys if key in self._data}
+        gateway = self._use(data)
+        assert isinstance(gateway, WaabotGateway)
+        self._slots = {
+            instance.session_id: (
+                f"{instance.number or instance.session_id} ({instance.status})",
+                {
+                    CONF_SESSION_ID: instance.session_id,
+                    CONF_ACCESS_TOKEN: instance.access_token,
+                    CONF_INSTANCE_ID: instance.id,
+                },
+            )
+            for instance in await gateway.list_instances()
+        }
+
+        async def create_instance() -> dict[str, Any]:
+            instance = await gateway.create_instance()
+            return {
+                CONF_SESSION_ID: instance.session_id,
+                CONF_ACCESS_TOKEN: instance.access_token,
+                CONF_INSTANCE_ID: instance.id,
+            }
+
+        self._new_slot = create_instance
+        if CONF_SESSION_ID in data:
             self._status = await gateway.status()
 
     async def async_step_maytapi_phone(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Pick one of the product's phones, or add a new one."""
+        return await self._async_slot_step(KIND_MAYTAPI, user_input)
+
+    async def async_step_waabot_instance(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the account's instances, or create a new one."""
+        return await self._async_slot_step(KIND_WAABOT, user_input)
+
+    async def _async_slot_step(
+        self, kind: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        step_id, field, add_error = SLOT_STEPS[kind]
         errors: dict[str, str] = {}
-        if user_input is not None or not self._phones:
-            phone_id = user_input[CONF_PHONE_ID] if user_input else NEW_PHONE
+        if user_input is not None or not self._slots:
+            choice = user_input[field] if user_input else NEW_SLOT
             try:
-                if phone_id == NEW_PHONE:
-                    assert isinstance(self._gateway, MaytapiGateway)
-                    phone_id = (await self._gateway.add_phone()).id
-                gateway = self._use({**self._data, CONF_PHONE_ID: phone_id})
-                self._status = await gateway.status()
+                if choice == NEW_SLOT:
+                    assert self._new_slot is not None
+                    selected = await self._new_slot()
+                else:
+                    selected = self._slots[choice][1]
+                self._status = await self._use({**self._data, **selected}).status()
             except GatewayError as err:
-                LOGGER.debug("Maytapi phone not usable: %s", err)
-                errors["base"] = "cannot_add_phone" if phone_id == NEW_PHONE else "cannot_connect"
+                LOGGER.debug("Gateway slot not usable: %s", err)
+                errors["base"] = add_error if choice == NEW_SLOT else "cannot_connect"
             else:
                 return await self._async_session_step()
         options = [
-            SelectOptionDict(value=phone.id, label=f"{phone.number or phone.id} ({phone.status})")
-            for phone in self._phones
+            SelectOptionDict(value=value, label=label) for value, (label, _) in self._slots.items()
         ]
-        options.append(SelectOptionDict(value=NEW_PHONE, label=NEW_PHONE))
+        options.append(SelectOptionDict(value=NEW_SLOT, label=NEW_SLOT))
         return self.async_show_form(
-            step_id="maytapi_phone",
+            step_id=step_id,
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(CONF_PHONE_ID): SelectSelector(
+                    probatio.Required(field): SelectSelector(
                         SelectSelectorConfig(
                             options=options,
                             mode=SelectSelectorMode.LIST,
-                            translation_key="maytapi_phone",
+                            translation_key=step_id,
                         )
                     )
                 }
@@ -433,18 +550,18 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self._async_linked(self._status)
 
     async def _async_linked(self, status: SessionStatus) -> ConfigFlowResult:
-        phone = status.phone or status.jid or ""
-        await self.async_set_unique_id(phone)
+        account = account_of(status, self._data)
+        await self.async_set_unique_id(account)
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
-            if entry.unique_id != phone:
+            if entry.unique_id != account:
                 await self._async_unlink_stranger()
                 return self.async_abort(reason="wrong_account")
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
-        # wuzapi's and Maytapi's status name the gateway's user slot, not the WhatsApp account.
+        # Gateways' status names their user slot, not the WhatsApp account: the number says more.
         return self.async_create_entry(
-            title=f"+{phone}",
+            title=f"+{status.phone}" if status.phone else account,
             data={
                 **self._data,
                 CONF_WEBHOOK_ID: webhook.async_generate_id(),
@@ -499,7 +616,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 status = self._status
                 if status is not None and status.state is SessionState.CONNECTED:
-                    await self.async_set_unique_id(status.phone or status.jid)
+                    await self.async_set_unique_id(account_of(status, self._data))
                     self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(
                     entry, data_updates={k: v for k, v in self._data.items() if k != CONF_KIND}
@@ -515,7 +632,20 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
 
 def _public(data: Mapping[str, Any]) -> dict[str, Any]:
     """Entry data that may be shown back in a form (no secrets)."""
-    return {key: data[key] for key in (CONF_URL, CONF_PRODUCT_ID) if key in data}
+    return {key: data[key] for key in (CONF_URL, CONF_PRODUCT_ID, CONF_EMAIL) if key in data}
+
+
+def _url(value: Any) -> str:
+    """An address as typed, without surrounding blanks or a trailing slash."""
+    return str(value).strip().rstrip("/")
+
+
+def account_of(status: SessionStatus, data: Mapping[str, Any]) -> str:
+    """The account's unique id: its phone number, else its id, else the gateway's address.
+
+    The last one is for old Chat-API instances that cannot tell their own number.
+    """
+    return status.phone or status.jid or str(data.get(CONF_URL, ""))
 
 
 class WhatsAppOptionsFlow(OptionsFlowWithReload):
@@ -524,7 +654,9 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The only options step."""
         if user_input is not None:
-            user_input[CONF_STATUS_INTERVAL] = int(user_input[CONF_STATUS_INTERVAL])
+            for key in (CONF_STATUS_INTERVAL, CONF_POLL_INTERVAL):
+                if key in user_input:
+                    user_input[key] = int(user_input[key])
             return self.async_create_entry(data=user_input)
         capabilities = gateway_capabilities(self.config_entry.data[CONF_KIND])
         modes = [InboundMode.AUTO.value]
@@ -541,13 +673,23 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
                 mode=NumberSelectorMode.BOX,
             )
         )
-        schema = probatio.Schema(
-            {
-                probatio.Required(CONF_INBOUND_MODE, default=InboundMode.AUTO.value): mode,
-                probatio.Required(CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL): interval,
-                probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False): BooleanSelector(),
-            }
-        )
+        fields: dict[Any, Any] = {
+            probatio.Required(CONF_INBOUND_MODE, default=InboundMode.AUTO.value): mode,
+            probatio.Required(CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL): interval,
+        }
+        if Capability.POLLING in capabilities:
+            fields[probatio.Required(CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL)] = (
+                NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_POLL_INTERVAL,
+                        max=MAX_POLL_INTERVAL,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                )
+            )
+        fields[probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False)] = BooleanSelector()
+        schema = probatio.Schema(fields)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),

@@ -13,19 +13,30 @@ CONF_KIND: Final = "kind"
 CONF_ADMIN_TOKEN: Final = "admin_token"
 CONF_PRODUCT_ID: Final = "product_id"
 CONF_PHONE_ID: Final = "phone_id"
+CONF_SESSION_ID: Final = "session_id"
+CONF_ACCESS_TOKEN: Final = "access_token"
+CONF_INSTANCE_ID: Final = "instance_id"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
 
 KIND_WUZAPI: Final = "wuzapi"
 KIND_MAYTAPI: Final = "maytapi"
-GATEWAY_NAMES: Final = {KIND_WUZAPI: "wuzapi", KIND_MAYTAPI: "Maytapi"}
+KIND_CHATAPI: Final = "chatapi"
+KIND_WAABOT: Final = "waabot"
+GATEWAY_NAMES: Final = {
+    KIND_WUZAPI: "wuzapi",
+    KIND_MAYTAPI: "Maytapi",
+    KIND_CHATAPI: "Chat-API",
+    KIND_WAABOT: "Waabot",
+}
 # Gateways that run on the internet and so need an external URL or a cloudhook to reach us.
-CLOUD_KINDS: Final = frozenset({KIND_MAYTAPI})
+CLOUD_KINDS: Final = frozenset({KIND_MAYTAPI, KIND_WAABOT})
 
 # Options
 CONF_INBOUND_MODE: Final = "inbound_mode"
 CONF_STATUS_INTERVAL: Final = "status_interval"
 CONF_FIRE_OWN_MESSAGES: Final = "fire_own_messages"
+CONF_POLL_INTERVAL: Final = "poll_interval"
 
 
 class InboundMode(StrEnum):
@@ -39,6 +50,11 @@ class InboundMode(StrEnum):
 DEFAULT_STATUS_INTERVAL: Final = 60
 MIN_STATUS_INTERVAL: Final = 10
 MAX_STATUS_INTERVAL: Final = 3600
+DEFAULT_POLL_INTERVAL: Final = 5
+MIN_POLL_INTERVAL: Final = 1
+MAX_POLL_INTERVAL: Final = 300
+# After failed polls the interval doubles, up to this many seconds.
+MAX_POLL_BACKOFF: Final = 300
 
 # Chat subentries
 SUBENTRY_CHAT: Final = "chat"

@@ -33,6 +33,10 @@ def test_options_become_configuration() -> None:
                 "7",
                 "--maytapi-ack-interval",
                 "0",
+                "--chatapi-instance-id",
+                "77",
+                "--waabot-email",
+                "me@example.com",
             ]
         )
     )
@@ -40,8 +44,9 @@ def test_options_become_configuration() -> None:
     assert config.wuzapi.user_tokens == ("a", "b")
     assert (config.wuzapi.webhook_format, config.wuzapi.legacy) == ("json", True)
     assert (config.maytapi.phone_ids, config.maytapi.ack_interval) == (("7",), 0)
+    assert (config.chatapi.instance_id, config.waabot.email) == ("77", "me@example.com")
     defaults = config_from(parse_args([]))
-    assert defaults.products == ("wuzapi", "maytapi")
+    assert defaults.products == ("wuzapi", "maytapi", "chatapi", "waabot")
     assert defaults.wuzapi.user_tokens == ("user-token",)
 
 

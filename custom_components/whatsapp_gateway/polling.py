@@ -1,0 +1,117 @@
+"""Polling for messages, for gateways that keep a numbered message log (Chat-API).
+
+The cursor is saved in a Home Assistant store after the messages it covers have fired, so a
+restart goes on exactly where it stopped: nothing is lost and nothing fires twice.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
+
+from .const import (
+    CONF_INBOUND_MODE,
+    CONF_KIND,
+    CONF_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    MAX_POLL_BACKOFF,
+    InboundMode,
+)
+from .coordinator import WhatsAppConfigEntry
+from .gateway import Capability, Gateway, GatewayError, gateway_capabilities
+from .inbound import InboundRouter
+
+STORAGE_VERSION = 1
+
+
+def uses_polling(entry: WhatsAppConfigEntry) -> bool:
+    """Whether messages of this entry are polled instead of pushed to the webhook.
+
+    A gateway that can be polled is polled unless the user chose the webhook: its message log
+    survives outages and restarts on both sides, which a webhook post does not.
+    """
+    if Capability.POLLING not in gateway_capabilities(entry.data[CONF_KIND]):
+        return False
+    mode = InboundMode(entry.options.get(CONF_INBOUND_MODE, InboundMode.AUTO))
+    return mode is not InboundMode.WEBHOOK
+
+
+def cursor_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where the polling position of an entry is kept."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.cursor")
+
+
+class MessagePoller:
+    """Asks the gateway for new messages at an interval, backing off while it fails."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: WhatsAppConfigEntry,
+        gateway: Gateway,
+        router: InboundRouter,
+    ) -> None:
+        self._hass = hass
+        self._entry = entry
+        self._gateway = gateway
+        self._router = router
+        self._store = cursor_store(hass, entry.entry_id)
+        self._interval = float(entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
+        self._cursor: str | None = None
+        self._failures = 0
+        self._cancel_timer: CALLBACK_TYPE | None = None
+
+    @property
+    def cursor(self) -> str | None:
+        """The gateway's position after the last message that fired."""
+        return self._cursor
+
+    async def async_start(self) -> None:
+        """Load the saved position and poll once now; the next polls follow on a timer."""
+        stored = await self._store.async_load()
+        self._cursor = stored.get("cursor") if stored else None
+        self._entry.async_on_unload(self._async_stop)
+        await self._async_poll()
+
+    @callback
+    def _async_stop(self) -> None:
+        if self._cancel_timer is not None:
+            self._cancel_timer()
+            self._cancel_timer = None
+
+    @callback
+    def _async_due(self, _: datetime) -> None:
+        self._cancel_timer = None
+        self._entry.async_create_background_task(
+            self._hass, self._async_poll(), f"{DOMAIN} poll messages"
+        )
+
+    async def _async_poll(self) -> None:
+        try:
+            events, cursor = await self._gateway.poll_events(self._cursor)
+        except GatewayError as err:
+            self._failures += 1
+            delay = min(self._interval * 2**self._failures, MAX_POLL_BACKOFF)
+            if self._failures == 1:
+                LOGGER.warning(
+                    "Polling %s for messages failed; trying again with growing pauses: %s",
+                    self._entry.title,
+                    err,
+                )
+            self._schedule(delay)
+            return
+        if self._failures:
+            LOGGER.info("Polling %s for messages works again", self._entry.title)
+            self._failures = 0
+        self._router.async_dispatch(events)
+        if cursor != self._cursor:
+            self._cursor = cursor
+            await self._store.async_save({"cursor": cursor})
+        self._schedule(self._interval)
+
+    def _schedule(self, delay: float) -> None:
+        self._cancel_timer = async_call_later(self._hass, delay, self._async_due)
