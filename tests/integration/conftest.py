@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 import logging
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigSubentryData
 from homeassistant.const import CONF_API_KEY, CONF_TOKEN, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.whatsapp_gateway.const import (
@@ -24,6 +27,7 @@ from custom_components.whatsapp_gateway.const import (
     CONF_PRODUCT_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
+    PAIR_POLL_INTERVAL,
 )
 from tests.conftest import (
     API_KEY,
@@ -224,3 +228,58 @@ async def maytapi_account(
     """A loaded Maytapi account whose phone is linked."""
     await pair_maytapi_phone(simulator)
     return await setup_entry(hass, maytapi_entry(simulator))
+
+
+# Driving flows and timers
+
+
+async def start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
+    """Open the flow and pick the gateway."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["wuzapi", "maytapi", "chatapi", "waabot"]
+    result = await configure(hass, result, {"next_step_id": kind})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == kind
+    return result
+
+
+async def configure(
+    hass: HomeAssistant, result: dict[str, Any], user_input: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Submit a step (or, without input, reload it the way the frontend does)."""
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+def tick(hass: HomeAssistant, delta: Any = PAIR_POLL_INTERVAL) -> None:
+    """Let the pairing watcher look at the gateway again (or give up, after the time-out)."""
+    # A second more than needed, so that a timer set just now is due as well.
+    async_fire_time_changed(hass, dt_util.utcnow() + delta + timedelta(seconds=1))
+
+
+async def watcher_done(
+    hass: HomeAssistant, result: dict[str, Any], delta: Any = PAIR_POLL_INTERVAL
+) -> None:
+    """Wake the pairing watcher and wait until it has finished (linked or timed out)."""
+    task = hass.config_entries.flow._progress[result["flow_id"]].async_get_progress_task()
+    assert task is not None
+    tick(hass, delta)
+    await asyncio.wait({task}, timeout=5)
+    assert task.done()
+    await hass.async_block_till_done()  # the flow manager's follow-up step
+
+
+async def poll(hass: HomeAssistant, seconds: int = 61) -> None:
+    """Let the status poll run."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    # The coordinator refreshes in a background task.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def reauth_flows(hass: HomeAssistant) -> list[dict]:
+    """The reauth flows in progress."""
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway.config_flow import qr_markdown
-from custom_components.whatsapp_gateway.const import DOMAIN, PAIR_POLL_INTERVAL, PAIR_TIMEOUT
+from custom_components.whatsapp_gateway.const import DOMAIN, PAIR_TIMEOUT
 from custom_components.whatsapp_gateway.gateway import WuzapiGateway
 from simulator import MaytapiConfig, WuzapiConfig
 from tests.conftest import (
@@ -31,49 +28,17 @@ from .conftest import (
     MAYTAPI_PHONE,
     WUZAPI_PHONE,
     Bus,
+    configure,
     pair_wuzapi_user,
     setup_entry,
+    start,
     state,
+    tick,
+    watcher_done,
     wuzapi_entry,
 )
 
 QR_PREFIX = "![QR code](data:image/png;base64,"
-
-
-async def start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
-    """Open the flow and pick the gateway."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["wuzapi", "maytapi", "chatapi", "waabot"]
-    result = await configure(hass, result, {"next_step_id": kind})
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == kind
-    return result
-
-
-async def configure(
-    hass: HomeAssistant, result: dict[str, Any], user_input: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Submit a step (or, without input, reload it the way the frontend does)."""
-    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
-
-
-def tick(hass: HomeAssistant, delta: Any = PAIR_POLL_INTERVAL) -> None:
-    """Let the pairing watcher look at the gateway again (or give up, after the time-out)."""
-    # A second more than needed, so that a timer set just now is due as well.
-    async_fire_time_changed(hass, dt_util.utcnow() + delta + timedelta(seconds=1))
-
-
-async def watcher_done(
-    hass: HomeAssistant, result: dict[str, Any], delta: Any = PAIR_POLL_INTERVAL
-) -> None:
-    """Wake the pairing watcher and wait until it has finished (linked or timed out)."""
-    task = hass.config_entries.flow._progress[result["flow_id"]].async_get_progress_task()
-    assert task is not None
-    tick(hass, delta)
-    await asyncio.wait({task}, timeout=5)
-    assert task.done()
-    await hass.async_block_till_done()  # the flow manager's follow-up step
 
 
 def wuzapi_user(simulator: SimulatorHandle, token: str = USER_TOKEN) -> Any:

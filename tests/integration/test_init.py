@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import logging
 import sys
 
 from aiohttp.test_utils import TestClient
 import homeassistant.components
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway.const import DOMAIN
 from custom_components.whatsapp_gateway.webhook import gateway_is_local
@@ -24,26 +22,12 @@ from .conftest import (
     maytapi_entry,
     pair_maytapi_phone,
     pair_wuzapi_user,
+    poll,
+    reauth_flows,
     setup_entry,
     state,
     wuzapi_entry,
 )
-
-
-async def poll(hass: HomeAssistant, seconds: int = 61) -> None:
-    """Let the status poll run."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
-    # The coordinator refreshes in a background task.
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def reauth_flows(hass: HomeAssistant) -> list[dict]:
-    """The reauth flows in progress."""
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == SOURCE_REAUTH
-    ]
 
 
 async def test_load_and_unload(

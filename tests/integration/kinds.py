@@ -1,0 +1,358 @@
+"""One driver per gateway kind, so that the same tests run against all four simulators.
+
+A driver knows what differs between the products: the entry's data, the credentials a user
+types in the flow, what the phone does (link, unlink, write), how a message reaches Home
+Assistant (a webhook post, or the next poll), and how the gateway recorded what was sent.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_EMAIL,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_WEBHOOK_ID,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.whatsapp_gateway.const import (
+    CONF_KIND,
+    CONF_PHONE_ID,
+    CONF_PRODUCT_ID,
+    CONF_WEBHOOK_SECRET,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+)
+from custom_components.whatsapp_gateway.gateway import create_gateway
+from custom_components.whatsapp_gateway.gateway.media import from_data_url
+from tests.conftest import (
+    API_KEY,
+    CHATAPI_INSTANCE,
+    CHATAPI_TOKEN,
+    HMAC_KEY,
+    PHONE_ID,
+    PRODUCT_ID,
+    USER_TOKEN,
+    WAABOT_EMAIL,
+    WAABOT_PASSWORD,
+    SimulatorHandle,
+    waabot_options,
+)
+
+WEBHOOK_ID = "0123456789abcdef" * 4
+CONTACT = "491700000002"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message as the gateway recorded it: the target as sent on the wire, and content."""
+
+    target: str
+    text: str | None = None
+    data: bytes | None = None
+
+
+class Kind(ABC):
+    """What a test needs to know about one gateway product."""
+
+    name: ClassVar[str]
+    phone: ClassVar[str]
+    # The JID server the gateway uses for person chats in incoming messages.
+    person_server: ClassVar[str] = "s.whatsapp.net"
+    # The session state a gateway reports once the phone was unlinked.
+    unlinked_state: ClassVar[str] = "pairing"
+    # Whether Home Assistant polls this gateway for messages unless told to use the webhook.
+    polled: ClassVar[bool] = False
+    # The form field holding the secret the gateway checks.
+    secret_field: ClassVar[str] = CONF_TOKEN
+
+    def __init__(self, simulator: SimulatorHandle) -> None:
+        self.simulator = simulator
+        self.polls = self.polled
+
+    def chat_id(self, phone: str = CONTACT) -> str:
+        """How the gateway names a person's chat in incoming messages."""
+        return f"{phone}@{self.person_server}"
+
+    @abstractmethod
+    def entry_data(self) -> dict[str, Any]:
+        """The gateway's part of the entry data."""
+
+    def entry(
+        self, *, options: dict[str, Any] | None = None, chats: Sequence[tuple[str, str]] = ()
+    ) -> MockConfigEntry:
+        """An entry titled "Home" for the simulator's account."""
+        return MockConfigEntry(
+            domain=DOMAIN,
+            title="Home",
+            unique_id=self.phone,
+            data={
+                CONF_KIND: self.name,
+                **self.entry_data(),
+                CONF_WEBHOOK_ID: WEBHOOK_ID,
+                CONF_WEBHOOK_SECRET: HMAC_KEY,
+            },
+            options=options or {},
+            subentries_data=[
+                ConfigSubentryData(
+                    data={"chat_id": chat}, subentry_type="chat", title=title, unique_id=chat
+                )
+                for chat, title in chats
+            ],
+        )
+
+    @abstractmethod
+    def credentials(self) -> dict[str, Any]:
+        """What the user types in the flow's credentials step."""
+
+    def slot_choice(self) -> tuple[str, dict[str, Any]] | None:
+        """The step that picks the gateway's account slot, and the choice; None if none."""
+        return None
+
+    async def start_session(self) -> None:
+        """Make the gateway show a QR code, as the flow does before pairing."""
+        await create_gateway(self.name, self.simulator.session, self.entry_data()).connect()
+
+    async def link(self) -> None:
+        """The phone is linked, before Home Assistant sets the entry up."""
+        await self.start_session()
+        await self.scan()
+
+    @abstractmethod
+    async def scan(self) -> None:
+        """The phone scans the QR code the gateway shows."""
+
+    @abstractmethod
+    async def unlink_from_phone(self) -> None:
+        """The user removes the linked device on the phone."""
+
+    @abstractmethod
+    async def write(self, **message: Any) -> None:
+        """A contact writes (control API `inbound` fields: text, id, name, from, from_me…)."""
+
+    async def receive(self, hass: HomeAssistant, **message: Any) -> None:
+        """A contact writes, and Home Assistant gets the message (pushed or at the next poll)."""
+        await self.write(**message)
+        if self.polls:
+            async_fire_time_changed(
+                hass, dt_util.utcnow() + timedelta(seconds=DEFAULT_POLL_INTERVAL + 1)
+            )
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    def message_id(self, given: str, chat: str | None = None) -> str:
+        """The id the gateway gives an incoming message sent with the control API's id."""
+        return given
+
+    @abstractmethod
+    def sent(self) -> list[Sent]:
+        """What Home Assistant sent through the gateway, oldest first."""
+
+    # Paths of the text-sending and the status endpoint (to inject faults).
+    send_path: ClassVar[str]
+    status_path: ClassVar[str]
+
+
+class Wuzapi(Kind):
+    """The simulator's wuzapi user."""
+
+    name = "wuzapi"
+    phone = "491511234567"
+    unlinked_state = "logged_out"
+    send_path = "/chat/send/text"
+    status_path = "/session/status"
+
+    def entry_data(self) -> dict[str, Any]:
+        return {CONF_URL: self.simulator.url, CONF_TOKEN: USER_TOKEN}
+
+    def credentials(self) -> dict[str, Any]:
+        return {CONF_URL: self.simulator.url, CONF_TOKEN: USER_TOKEN}
+
+    async def scan(self) -> None:
+        await self.simulator.control(
+            f"wuzapi/users/{USER_TOKEN}/scan", {"phone": self.phone, "name": "Home"}
+        )
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control(f"wuzapi/users/{USER_TOKEN}/inbound", message)
+
+    def sent(self) -> list[Sent]:
+        records = next(iter(self.simulator.state.wuzapi.users.values())).sent
+        result = []
+        for record in records:
+            body = record["body"]
+            image = body.get("Image")
+            result.append(
+                Sent(
+                    body["Phone"],
+                    body.get("Body"),
+                    from_data_url(image, "image") if image else None,
+                )
+            )
+        return result
+
+
+class Maytapi(Kind):
+    """Phone 12 of the simulator's Maytapi product."""
+
+    name = "maytapi"
+    phone = "905551112233"
+    person_server = "c.us"
+    secret_field = CONF_API_KEY
+    send_path = f"/api/{PRODUCT_ID}/{PHONE_ID}/sendMessage"
+    status_path = f"/api/{PRODUCT_ID}/{PHONE_ID}/status"
+
+    def entry_data(self) -> dict[str, Any]:
+        return {
+            CONF_URL: self.simulator.url,
+            CONF_PRODUCT_ID: PRODUCT_ID,
+            CONF_API_KEY: API_KEY,
+            CONF_PHONE_ID: PHONE_ID,
+        }
+
+    def credentials(self) -> dict[str, Any]:
+        return {CONF_PRODUCT_ID: PRODUCT_ID, CONF_API_KEY: API_KEY, CONF_URL: self.simulator.url}
+
+    def slot_choice(self) -> tuple[str, dict[str, Any]]:
+        return "maytapi_phone", {CONF_PHONE_ID: PHONE_ID}
+
+    async def scan(self) -> None:
+        await self.simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": self.phone})
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control(f"maytapi/phones/{PHONE_ID}/set_status", {"status": "qr-code"})
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control(f"maytapi/phones/{PHONE_ID}/inbound", message)
+
+    def message_id(self, given: str, chat: str | None = None) -> str:
+        return f"false_{chat or self.chat_id()}_{given}"
+
+    def sent(self) -> list[Sent]:
+        result = []
+        for record in self.simulator.state.maytapi.phones[PHONE_ID].sent:
+            body = record["body"]
+            media = body["type"] == "media"
+            result.append(
+                Sent(
+                    body["to_number"],
+                    None if media else body.get("message"),
+                    from_data_url(body["message"], "media") if media else None,
+                )
+            )
+        return result
+
+
+class ChatApi(Kind):
+    """The simulator's Chat-API instance, which Home Assistant polls."""
+
+    name = "chatapi"
+    phone = "12025550100"
+    person_server = "c.us"
+    polled = True
+    send_path = f"/instance{CHATAPI_INSTANCE}/sendMessage"
+    status_path = f"/instance{CHATAPI_INSTANCE}/status"
+
+    @property
+    def instance_url(self) -> str:
+        """The instance's API address."""
+        return f"{self.simulator.url}/instance{CHATAPI_INSTANCE}"
+
+    def entry_data(self) -> dict[str, Any]:
+        return {CONF_URL: self.instance_url, CONF_TOKEN: CHATAPI_TOKEN}
+
+    def credentials(self) -> dict[str, Any]:
+        return {CONF_URL: self.instance_url, CONF_TOKEN: CHATAPI_TOKEN}
+
+    async def scan(self) -> None:
+        await self.simulator.control("chatapi/scan", {"number": self.phone, "name": "Home"})
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control("chatapi/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control("chatapi/inbound", message)
+
+    def message_id(self, given: str, chat: str | None = None) -> str:
+        return f"false_{chat or self.chat_id()}_{given}"
+
+    def sent(self) -> list[Sent]:
+        result = []
+        for record in self.simulator.state.chatapi.instance.sent:
+            body = record["body"]
+            target = body["chatId"].removesuffix("@c.us")
+            if record["endpoint"] == "sendFile":
+                result.append(Sent(target, None, from_data_url(body["body"], "file")))
+            else:
+                result.append(Sent(target, body.get("body")))
+        return result
+
+
+class Waabot(Kind):
+    """The first instance of the simulator's Waabot account."""
+
+    name = "waabot"
+    phone = "2349040613521"
+    secret_field = CONF_PASSWORD
+    send_path = "/api/v1/whatsapp/message"
+    status_path = "/api/v1/whatsapp/instance"
+
+    def entry_data(self) -> dict[str, Any]:
+        return waabot_options(self.simulator)
+
+    def credentials(self) -> dict[str, Any]:
+        return {
+            CONF_EMAIL: WAABOT_EMAIL,
+            CONF_PASSWORD: WAABOT_PASSWORD,
+            CONF_URL: f"{self.simulator.url}/api/v1",
+        }
+
+    def slot_choice(self) -> tuple[str, dict[str, Any]]:
+        return "waabot_instance", {"session_id": self.entry_data()["session_id"]}
+
+    @property
+    def _control(self) -> str:
+        return f"waabot/instances/{self.entry_data()['session_id']}"
+
+    async def scan(self) -> None:
+        await self.simulator.control(
+            f"{self._control}/scan", {"number": self.phone, "name": "Home"}
+        )
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control(f"{self._control}/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control(f"{self._control}/inbound", message)
+
+    def sent(self) -> list[Sent]:
+        assert self.simulator.state.waabot is not None
+        instance = next(iter(self.simulator.state.waabot.instances.values()))
+        result = []
+        for record in instance.sent:
+            body = record["body"]
+            data = record.get("file", {}).get("base64")
+            result.append(
+                Sent(
+                    body["chatId"],
+                    body.get("message"),
+                    from_data_url(data, "file") if data else None,
+                )
+            )
+        return result
+
+
+KINDS: dict[str, type[Kind]] = {kind.name: kind for kind in (Wuzapi, Maytapi, ChatApi, Waabot)}

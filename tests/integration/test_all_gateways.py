@@ -1,0 +1,281 @@
+"""The same flow, entity, action and event tests for every gateway kind, against its simulator."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.whatsapp_gateway.const import (
+    DOMAIN,
+    EVENT_MESSAGE_RECEIVED,
+)
+from tests.conftest import SimulatorHandle
+
+from .conftest import Bus, configure, poll, reauth_flows, setup_entry, start, state, watcher_done
+from .kinds import CONTACT, KINDS, Kind, Sent
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+ANNA = f"{CONTACT}@s.whatsapp.net"
+
+
+@pytest.fixture(params=list(KINDS))
+def kind(request: pytest.FixtureRequest, simulator: SimulatorHandle) -> Kind:
+    """Each gateway kind in turn, driving the simulator's product."""
+    return KINDS[request.param](simulator)
+
+
+@pytest.fixture
+async def account(hass: HomeAssistant, kind: Kind) -> MockConfigEntry:
+    """A loaded account whose phone is linked, with a chat "Anna"."""
+    await kind.link()
+    return await setup_entry(hass, kind.entry(chats=[(ANNA, "Anna")]))
+
+
+async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:
+    """Call one of the integration's actions and return its response."""
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=True
+    )
+
+
+async def to_credentials(hass: HomeAssistant, kind: Kind, credentials: dict[str, Any]) -> Any:
+    """Open the flow, pick the gateway and submit credentials."""
+    result = await start(hass, kind.name)
+    return await configure(hass, result, credentials)
+
+
+async def test_flow_links_by_qr(
+    hass: HomeAssistant, kind: Kind, entity_registry: er.EntityRegistry
+) -> None:
+    """Credentials, (the account slot,) the QR code; the phone scans and the entry is made."""
+    result = await to_credentials(hass, kind, kind.credentials())
+    if (slot := kind.slot_choice()) is not None:
+        step_id, choice = slot
+        assert (result["type"], result["step_id"]) == (FlowResultType.FORM, step_id)
+        result = await configure(hass, result, choice)
+    if result["type"] is FlowResultType.MENU:  # QR or pairing code, where both exist
+        result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "scan_qr"
+    assert result["description_placeholders"]["qr"].startswith("![QR code](data:image/png;base64,")
+
+    await kind.scan()
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"+{kind.phone}"
+    entry = result["result"]
+    assert entry.unique_id == kind.phone
+    assert entry.data["kind"] == kind.name
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    session = entity_registry.async_get_entity_id("sensor", DOMAIN, f"{kind.phone}_session")
+    assert session is not None
+    assert state(hass, session).state == "connected"
+
+
+async def test_flow_errors(hass: HomeAssistant, kind: Kind) -> None:
+    """A wrong secret is invalid_auth, an address where nothing answers is cannot_connect."""
+    credentials = kind.credentials()
+    result = await to_credentials(hass, kind, {**credentials, kind.secret_field: "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await configure(
+        hass, result, {**credentials, CONF_URL: "http://127.0.0.1:9/instance1"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_incoming_message(
+    hass: HomeAssistant,
+    kind: Kind,
+    account: MockConfigEntry,
+    bus: Bus,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A text fires one event with the documented data and updates the entities."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="ping", id="MSG1", name="Anna", **{"from": CONTACT})
+    assert len(received) == 1
+    device = device_registry.async_get(account.runtime_data.device_id)
+    assert device is not None
+    assert device.identifiers == {(DOMAIN, account.entry_id)}
+    data = received[0].data
+    assert data == {
+        "config_entry_id": account.entry_id,
+        "device_id": device.id,
+        "account": kind.phone,
+        "message_id": kind.message_id("MSG1"),
+        "chat_id": kind.chat_id(),
+        "sender": CONTACT,
+        "sender_id": kind.chat_id(),
+        "sender_name": "Anna",
+        "is_group": False,
+        "from_me": False,
+        "kind": "text",
+        "text": "ping",
+        "caption": None,
+        "media": None,
+        "location": None,
+        "quoted_message_id": None,
+        "timestamp": data["timestamp"],
+    }
+    last = state(hass, "sensor.home_last_message")
+    assert (last.state, last.attributes["sender"], last.attributes["kind"]) == (
+        "ping",
+        CONTACT,
+        "text",
+    )
+    event = state(hass, "event.home_message")
+    assert event.attributes["event_type"] == "text"
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert state(hass, "image.home_qr_code").state == STATE_UNAVAILABLE
+
+
+async def test_image_reply_in_a_group(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """A group image that quotes a message: kind, group, caption, quote and media type."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    group = "120363012345678901@g.us"
+    await kind.receive(
+        hass,
+        kind="image",
+        group=group,
+        caption="who is at the door?",
+        mime_type="image/png",
+        data="data:image/png;base64,iVBORw0KGgo=",
+        reply_to="ORIGINAL1",
+        id="IMG1",
+        **{"from": CONTACT},
+    )
+    [event] = received
+    assert (event.data["kind"], event.data["is_group"], event.data["chat_id"]) == (
+        "image",
+        True,
+        group,
+    )
+    assert event.data["message_id"] == kind.message_id("IMG1", group)
+    assert (event.data["caption"], event.data["quoted_message_id"]) == (
+        "who is at the door?",
+        "ORIGINAL1",
+    )
+    assert event.data["sender"] == CONTACT
+    assert event.data["media"] is not None
+    assert state(hass, "event.home_message").attributes["event_type"] == "image"
+
+
+async def test_own_messages_and_redelivery(
+    hass: HomeAssistant, kind: Kind, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """Own messages fire no event; a webhook post delivered twice fires once.
+
+    Chat-API is set to its webhook here, to have something to deliver twice.
+    """
+    kind.polls = False
+    await kind.link()
+    await setup_entry(hass, kind.entry(options={"inbound_mode": "webhook"}))
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="mine", from_me=True)
+    await kind.receive(hass, text="hello", **{"from": CONTACT})
+    assert [event.data["text"] for event in received] == ["hello"]
+
+    delivery = simulator.state.sender.log[-1]  # the gateway retries its last post
+    async with simulator.session.post(
+        delivery.url, data=delivery.body, headers=delivery.headers
+    ) as response:
+        assert response.status == 200
+    await hass.async_block_till_done()
+    assert [event.data["text"] for event in received] == ["hello"]
+
+
+async def test_send_message(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """One text to two people; the gateway got both and the response names each message."""
+    targets = [CONTACT, "+49 170 0000003"]
+    response = await call(hass, "send_message", target=targets, message="Door opened")
+    assert kind.sent() == [
+        Sent(CONTACT, "Door opened"),
+        Sent("491700000003", "Door opened"),
+    ]
+    assert [m["target"] for m in response["messages"]] == targets
+    assert [m["chat_id"].split("@")[0] for m in response["messages"]] == [
+        CONTACT,
+        "491700000003",
+    ]
+    assert all(m["message_id"] for m in response["messages"])
+
+
+async def test_send_file(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A picture from an allowed folder reaches the gateway byte for byte."""
+    picture = tmp_path / "door.png"
+    picture.write_bytes(PNG)
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    await call(hass, "send_file", target=CONTACT, file=str(picture), caption="door")
+    [sent] = kind.sent()
+    assert (sent.target, sent.data) == (CONTACT, PNG)
+
+
+async def test_notify_entity(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """The chat's notify entity sends to that chat."""
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.anna", "message": "Dinner is ready"},
+        blocking=True,
+    )
+    assert kind.sent() == [Sent(CONTACT, "Dinner is ready")]
+
+
+async def test_send_failure_names_the_target(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+) -> None:
+    """A send the gateway refuses raises a translated error naming the target."""
+    await kind.simulator.fault(status=500, times=1, path=kind.send_path)
+    with pytest.raises(HomeAssistantError) as raised:
+        await call(hass, "send_message", target=CONTACT, message="x")
+    assert raised.value.translation_key == "send_failed"
+    assert CONTACT in str(raised.value)
+    assert kind.sent() == []
+
+
+async def test_unlinked_from_the_phone(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+) -> None:
+    """Removing the linked device on the phone shows in the session sensor and asks to relink."""
+    await kind.unlink_from_phone()
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == kind.unlinked_state
+    assert len(reauth_flows(hass)) == 1
+
+
+async def test_outage_and_recovery(
+    hass: HomeAssistant,
+    kind: Kind,
+    account: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The gateway cannot be reached: entities unavailable, one error; then back by itself."""
+    await kind.simulator.fault(status=503, times=2, path=kind.status_path)
+    await poll(hass)
+    for entity_id in ("sensor.home_session", "sensor.home_last_message", "event.home_message"):
+        assert state(hass, entity_id).state == STATE_UNAVAILABLE
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    caplog.clear()  # the one expected error
+    await poll(hass)
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "connected"
