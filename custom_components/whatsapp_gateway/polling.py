@@ -7,7 +7,8 @@ restart goes on exactly where it stopped: nothing is lost and nothing fires twic
 from datetime import datetime
 from typing import Any
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 
@@ -64,6 +65,7 @@ class MessagePoller:
         self._cursor: str | None = None
         self._failures = 0
         self._cancel_timer: CALLBACK_TYPE | None = None
+        self._stopped = False
 
     @property
     def cursor(self) -> str | None:
@@ -75,10 +77,15 @@ class MessagePoller:
         stored = await self._store.async_load()
         self._cursor = stored.get("cursor") if stored else None
         self._entry.async_on_unload(self._async_stop)
+        # Stopping Home Assistant unloads nothing, but its HTTP session goes: stop polling.
+        self._entry.async_on_unload(
+            self._hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop)
+        )
         await self._async_poll()
 
     @callback
-    def _async_stop(self) -> None:
+    def _async_stop(self, _: Event | None = None) -> None:
+        self._stopped = True
         if self._cancel_timer is not None:
             self._cancel_timer()
             self._cancel_timer = None
@@ -114,4 +121,5 @@ class MessagePoller:
         self._schedule(self._interval)
 
     def _schedule(self, delay: float) -> None:
-        self._cancel_timer = async_call_later(self._hass, delay, self._async_due)
+        if not self._stopped:
+            self._cancel_timer = async_call_later(self._hass, delay, self._async_due)

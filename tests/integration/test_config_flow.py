@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -37,6 +37,7 @@ from .conftest import (
     watcher_done,
     wuzapi_entry,
 )
+from .kinds import Waabot
 
 QR_PREFIX = "![QR code](data:image/png;base64,"
 
@@ -384,7 +385,7 @@ async def test_options(
     result = await hass.config_entries.options.async_init(wuzapi_account.entry_id)
     assert result["type"] is FlowResultType.FORM
     modes = result["data_schema"].schema["inbound_mode"].config["options"]
-    assert modes == ["auto", "webhook"]  # neither gateway can be polled for messages
+    assert modes == ["auto", "webhook"]  # wuzapi cannot be polled for messages
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {"inbound_mode": "webhook", "status_interval": 120.0, "fire_own_messages": True},
@@ -499,3 +500,36 @@ def test_qr_markdown_without_image() -> None:
     """A gateway that gives only the QR text has no picture to embed."""
     assert qr_markdown(None) == ""
     assert qr_markdown(b"\x89PNG").startswith(QR_PREFIX)
+
+
+async def test_waabot_new_instance_and_reconfigure(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """A new Waabot instance is created and linked; later the password can be changed."""
+    waabot = Waabot(simulator)
+    result = await start(hass, "waabot")
+    result = await configure(hass, result, waabot.credentials())
+    assert result["step_id"] == "waabot_instance"
+    result = await configure(hass, result, {"session_id": "new"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert simulator.state.waabot is not None
+    created = list(simulator.state.waabot.instances.values())[-1]
+    await simulator.control(
+        f"waabot/instances/{created.session_id}/scan", {"number": "2348000000001"}
+    )
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.data["session_id"] == created.session_id
+    assert entry.data["instance_id"] == created.id
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await configure(hass, result, {**waabot.credentials(), "password": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await configure(hass, result, waabot.credentials())
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["session_id"] == created.session_id

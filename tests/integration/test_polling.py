@@ -1,0 +1,159 @@
+"""Polling a Chat-API instance: exactly once across restarts, backoff while it fails."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+
+from homeassistant import loader
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+
+from custom_components.whatsapp_gateway.const import (
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    EVENT_MESSAGE_RECEIVED,
+    MAX_POLL_BACKOFF,
+)
+from tests.conftest import CHATAPI_INSTANCE, SimulatorHandle
+
+from .conftest import Bus, setup_entry
+from .kinds import CONTACT, ChatApi
+
+MESSAGES = f"/instance{CHATAPI_INSTANCE}/messages"
+
+
+@pytest.fixture
+async def chatapi(simulator: SimulatorHandle) -> ChatApi:
+    """The Chat-API driver, with the phone linked."""
+    driver = ChatApi(simulator)
+    await driver.link()
+    return driver
+
+
+async def next_poll(hass: HomeAssistant, seconds: float = DEFAULT_POLL_INTERVAL) -> None:
+    """Let the poll timer fire and the poll finish."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds + 0.5))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_restart_between_polls_fires_each_message_once(
+    hass: HomeAssistant, chatapi: ChatApi, bus: Bus, hass_storage: dict
+) -> None:
+    """Messages that arrive while Home Assistant restarts fire once after it; none twice."""
+    entry = chatapi.entry()
+    await chatapi.write(text="history")  # before the account was set up: not news
+    await setup_entry(hass, entry)
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await chatapi.write(text="one", **{"from": CONTACT})
+    await next_poll(hass)
+    assert [event.data["text"] for event in received] == ["one"]
+    assert hass_storage[f"{DOMAIN}.{entry.entry_id}.cursor"]["data"] == {"cursor": "2"}
+
+    await hass.async_stop()
+    await chatapi.write(text="two")
+    await chatapi.write(text="three")
+
+    # A new Home Assistant, with the same storage and the same entry.
+    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        again = Bus(restarted)
+        fired = again.listen(EVENT_MESSAGE_RECEIVED)
+        second = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=entry.entry_id,
+            unique_id=entry.unique_id,
+            title=entry.title,
+            data=dict(entry.data),
+        )
+        await setup_entry(restarted, second)
+        assert second.state is ConfigEntryState.LOADED
+        await chatapi.write(text="four")
+        await next_poll(restarted)
+        await next_poll(restarted)
+        assert [event.data["text"] for event in fired] == ["two", "three", "four"]
+        await restarted.async_stop()
+    assert [event.data["text"] for event in received] == ["one"]
+
+
+async def test_failing_polls_back_off_and_lose_nothing(
+    hass: HomeAssistant,
+    chatapi: ChatApi,
+    bus: Bus,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While /messages fails the pauses grow, one warning is logged; then all messages come."""
+    await setup_entry(hass, chatapi.entry())
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await chatapi.simulator.fault(status=503, times=3, path=MESSAGES)
+    await chatapi.write(text="during the outage")
+    await next_poll(hass)  # fails: next try in 10 s
+    await next_poll(hass)  # too early for it
+    assert chatapi.simulator.state.faults.pending[0].times == 2
+    await next_poll(hass, 10)  # fails: next in 20 s
+    await next_poll(hass, 20)  # fails: next in 40 s
+    assert not chatapi.simulator.state.faults.pending
+    assert received == []
+    await next_poll(hass, 40)
+    assert [event.data["text"] for event in received] == ["during the outage"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([w for w in warnings if "Polling Home for messages failed" in w]) == 1
+    assert "Polling Home for messages works again" in caplog.text
+    assert MAX_POLL_BACKOFF >= 40
+
+
+async def test_webhook_mode_does_not_poll(
+    hass: HomeAssistant, chatapi: ChatApi, ha_client: object
+) -> None:
+    """With the webhook chosen, the instance posts to Home Assistant and is never polled."""
+    await setup_entry(hass, chatapi.entry(options={"inbound_mode": "webhook"}))
+    instance = chatapi.simulator.state.chatapi.instance
+    assert instance.webhook.endswith("/api/webhook/" + "0123456789abcdef" * 4)
+    assert instance.ack_notifications is True
+
+
+async def test_removing_the_account_forgets_the_cursor(
+    hass: HomeAssistant, chatapi: ChatApi, hass_storage: dict
+) -> None:
+    """The saved position goes with the account."""
+    entry = await setup_entry(hass, chatapi.entry())
+    key = f"{DOMAIN}.{entry.entry_id}.cursor"
+    await hass.async_block_till_done()
+    assert key in hass_storage
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
+async def test_options_offer_polling(hass: HomeAssistant, chatapi: ChatApi) -> None:
+    """For Chat-API the options offer polling and its interval, which the poller then uses."""
+    entry = await setup_entry(hass, chatapi.entry())
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    schema = result["data_schema"].schema
+    assert schema["inbound_mode"].config["options"] == ["auto", "webhook", "polling"]
+    assert "poll_interval" in schema
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "inbound_mode": "polling",
+            "status_interval": 60.0,
+            "poll_interval": 30.0,
+            "fire_own_messages": False,
+        },
+    )
+    await hass.async_block_till_done()
+    assert entry.options["poll_interval"] == 30
+    bus = Bus(hass)
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await chatapi.write(text="slow")
+    await next_poll(hass, 10)
+    assert received == []
+    await next_poll(hass, 30)
+    assert [event.data["text"] for event in received] == ["slow"]
