@@ -3,19 +3,29 @@
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_API_KEY, CONF_TOKEN, CONF_WEBHOOK_ID
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_EMAIL,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_WEBHOOK_ID,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .const import (
+    CONF_ACCESS_TOKEN,
     CONF_ADMIN_TOKEN,
     CONF_CHAT_ID,
     CONF_CLOUDHOOK_URL,
+    CONF_INSTANCE_ID,
     CONF_PRODUCT_ID,
+    CONF_SESSION_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
 )
 from .coordinator import WhatsAppConfigEntry
+from .polling import uses_polling
 from .webhook import gateway_is_local, issue_id
 
 TO_REDACT = {
@@ -27,6 +37,11 @@ TO_REDACT = {
     CONF_WEBHOOK_SECRET,
     CONF_CLOUDHOOK_URL,
     CONF_CHAT_ID,
+    CONF_EMAIL,
+    CONF_PASSWORD,
+    CONF_SESSION_ID,
+    CONF_ACCESS_TOKEN,
+    CONF_INSTANCE_ID,
     "title",
     "unique_id",
     "phone",
@@ -65,6 +80,7 @@ async def async_get_config_entry_diagnostics(
                 "last_update_success": runtime.coordinator.last_update_success,
             },
             "inbound": {
+                "polling": uses_polling(entry),
                 "messages_remembered": len(runtime.inbound.messages),
                 "statuses_remembered": len(runtime.inbound.statuses),
                 "webhook_unreachable": ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from custom_components.whatsapp_gateway.const import (
     DOMAIN,
     EVENT_MESSAGE_RECEIVED,
 )
+from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from tests.conftest import SimulatorHandle
 
 from .conftest import Bus, configure, poll, reauth_flows, setup_entry, start, state, watcher_done
@@ -279,3 +281,17 @@ async def test_outage_and_recovery(
     await poll(hass)
     await poll(hass)
     assert state(hass, "sensor.home_session").state == "connected"
+
+
+async def test_diagnostics_hold_no_secrets(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+) -> None:
+    """No credential, number or chat of the account appears in the diagnostics."""
+    diagnostics = await async_get_config_entry_diagnostics(hass, account)
+    text = json.dumps(diagnostics)
+    public = {"kind", "url", "product_id", "phone_id"}
+    secrets = [value for key, value in account.data.items() if key not in public]
+    for secret in [*secrets, kind.phone, CONTACT]:
+        assert str(secret) not in text
+    assert diagnostics["gateway"]["kind"] == kind.name
+    assert diagnostics["inbound"]["polling"] is kind.polled
