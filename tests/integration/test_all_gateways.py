@@ -257,11 +257,23 @@ async def test_send_failure_names_the_target(
 async def test_unlinked_from_the_phone(
     hass: HomeAssistant, kind: Kind, account: MockConfigEntry
 ) -> None:
-    """Removing the linked device on the phone shows in the session sensor and asks to relink."""
+    """Unlinking on the phone shows in the session sensor; reauth links it again in place."""
     await kind.unlink_from_phone()
     await poll(hass)
     assert state(hass, "sensor.home_session").state == kind.unlinked_state
-    assert len(reauth_flows(hass)) == 1
+    [flow] = reauth_flows(hass)
+
+    result = await configure(hass, flow, {})
+    if result["type"] is FlowResultType.MENU:
+        result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await kind.scan()
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_successful")
+    await hass.async_block_till_done()
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert account.state is ConfigEntryState.LOADED
 
 
 async def test_outage_and_recovery(
