@@ -90,6 +90,7 @@ from .gateway import (
     create_gateway,
     gateway_capabilities,
     parse_chat_id,
+    sniff_image,
 )
 
 NEW_SLOT = "new"
@@ -146,7 +147,8 @@ def qr_markdown(image: bytes | None) -> str:
     """The QR code as an inline image for a flow step's description."""
     if not image:
         return ""
-    return f"![QR code](data:image/png;base64,{base64.b64encode(image).decode()})"
+    mime = sniff_image(image) or "image/png"
+    return f"![QR code](data:{mime};base64,{base64.b64encode(image).decode()})"
 
 
 class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):

@@ -8,7 +8,7 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
-from .gateway import LoginQr
+from .gateway import LoginQr, sniff_image
 
 PARALLEL_UPDATES = 0
 
@@ -43,6 +43,9 @@ class QrCodeImage(WhatsAppEntity, ImageEntity):
         if qr != self._qr:
             self._qr = qr
             self._attr_image_last_updated = dt_util.utcnow() if qr is not None else None
+            if qr is not None and qr.image is not None:
+                # Chat-API documents its QR as a JPEG; the others send PNG.
+                self._attr_content_type = sniff_image(qr.image) or "image/png"
 
     @property
     def available(self) -> bool:
@@ -55,5 +58,5 @@ class QrCodeImage(WhatsAppEntity, ImageEntity):
         super()._handle_coordinator_update()
 
     async def async_image(self) -> bytes | None:
-        """The PNG of the current QR code."""
+        """The image of the current QR code."""
         return self._qr.image if self._qr is not None else None

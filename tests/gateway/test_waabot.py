@@ -232,8 +232,8 @@ async def _next_messages(waabot: WaabotGateway, sink: WebhookSink) -> list[Incom
 
 def test_verify_names_the_session(waabot: WaabotGateway) -> None:
     """A post naming another instance's session id is refused."""
-    mine = waabot_session = waabot._session_id
-    assert waabot_session is not None
+    mine = waabot._session_id
+    assert mine is not None
     assert waabot.verify_webhook({}, json.dumps({"session_id": mine}).encode(), None)
     assert not waabot.verify_webhook({}, b'{"session_id": "other"}', None)
     assert waabot.verify_webhook({}, b'{"event": "onMessage"}', None)

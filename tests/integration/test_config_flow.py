@@ -533,3 +533,10 @@ async def test_waabot_new_instance_and_reconfigure(
     result = await configure(hass, result, waabot.credentials())
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["session_id"] == created.session_id
+
+
+def test_qr_markdown_names_the_image_type() -> None:
+    """A JPEG QR (as Chat-API documents it) is shown as a JPEG; nothing shows nothing."""
+    assert qr_markdown(b"\xff\xd8\xff\xe0 jpeg").startswith("![QR code](data:image/jpeg;base64,")
+    assert qr_markdown(b"\x89PNG\r\n\x1a\n").startswith("![QR code](data:image/png;base64,")
+    assert qr_markdown(None) == ""

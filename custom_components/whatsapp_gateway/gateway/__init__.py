@@ -25,6 +25,7 @@ from .errors import (
     InvalidChatId,
 )
 from .maytapi import DEFAULT_URL as MAYTAPI_URL, MaytapiGateway, MaytapiPhone
+from .media import sniff_image
 from .models import (
     Capability,
     Contact,
@@ -149,4 +150,5 @@ __all__ = [
     "create_gateway",
     "gateway_capabilities",
     "parse_chat_id",
+    "sniff_image",
 ]

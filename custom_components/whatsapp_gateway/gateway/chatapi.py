@@ -17,7 +17,7 @@ import aiohttp
 from . import payload as p
 from .base import Gateway
 from .chat_id import canonical_jid, parse_chat_id, phone_of
-from .errors import GatewayAuthError, GatewayError, GatewayResponseError
+from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image, to_data_url
 from .models import (
     Capability,
@@ -152,9 +152,7 @@ class ChatApiGateway(Gateway):
         if self._me is None:
             try:
                 answer = await self._call("GET", "/me", what="own account")
-            except GatewayAuthError:
-                raise
-            except GatewayError:
+            except GatewayResponseError:
                 return None
             if jid := p.get_str(answer, "id"):
                 self._me = canonical_jid(jid)
