@@ -20,6 +20,7 @@ from .chat_id import canonical_jid, parse_chat_id, phone_of
 from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image, to_data_url
 from .models import (
+    MEDIA_MESSAGE_KINDS,
     Capability,
     Contact,
     DeliveryStatus,
@@ -57,16 +58,6 @@ _MESSAGE_KINDS: Final = {
     "location": MessageKind.LOCATION,
     "vcard": MessageKind.CONTACT,
 }
-_MEDIA_KINDS: Final = frozenset(
-    {
-        MessageKind.IMAGE,
-        MessageKind.VIDEO,
-        MessageKind.AUDIO,
-        MessageKind.VOICE,
-        MessageKind.DOCUMENT,
-        MessageKind.STICKER,
-    }
-)
 _ACK_STATES: Final = {
     "sent": DeliveryStatus.SENT,
     "delivered": DeliveryStatus.DELIVERED,
@@ -333,7 +324,7 @@ def web_message_from(item: dict[str, Any]) -> IncomingMessage:
     contact: Contact | None = None
     if kind is MessageKind.TEXT:
         text = body
-    elif kind in _MEDIA_KINDS:
+    elif kind in MEDIA_MESSAGE_KINDS:
         # The body is a download URL, kept by the service for 30 days.
         media = InboundMedia(
             mime_type=p.get_str(item, "mimetype", "mimeType"),

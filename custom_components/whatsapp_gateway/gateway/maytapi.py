@@ -16,6 +16,7 @@ from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
 from .errors import GatewayAuthError, GatewayResponseError, InvalidChatId
 from .media import PNG_SIGNATURE, to_data_url
 from .models import (
+    MEDIA_MESSAGE_KINDS,
     Capability,
     Contact,
     DeliveryStatus,
@@ -50,16 +51,6 @@ _MESSAGE_KINDS: Final = {
     "reaction": MessageKind.REACTION,
     "poll": MessageKind.POLL,
 }
-_MEDIA_KINDS: Final = frozenset(
-    {
-        MessageKind.IMAGE,
-        MessageKind.VIDEO,
-        MessageKind.DOCUMENT,
-        MessageKind.AUDIO,
-        MessageKind.VOICE,
-        MessageKind.STICKER,
-    }
-)
 # ackType names; one tick ("delivered" to WhatsApp's server) is what we call sent.
 _ACK_TYPES: Final = {
     "delivered": DeliveryStatus.SENT,
@@ -385,7 +376,7 @@ def _message_from(answer: dict[str, Any]) -> IncomingMessage | None:
     contact: Contact | None = None
     if kind in (MessageKind.TEXT, MessageKind.REACTION, MessageKind.POLL):
         text = p.get_str(message, "text", "reaction", "message")
-    elif kind in _MEDIA_KINDS:
+    elif kind in MEDIA_MESSAGE_KINDS:
         caption = p.get_str(message, "caption")
         media = InboundMedia(
             mime_type=p.get_str(message, "mime"),

@@ -53,6 +53,19 @@ class MessageKind(StrEnum):
     OTHER = "other"
 
 
+# Incoming message kinds that carry a file.
+MEDIA_MESSAGE_KINDS = frozenset(
+    {
+        MessageKind.IMAGE,
+        MessageKind.VIDEO,
+        MessageKind.AUDIO,
+        MessageKind.VOICE,
+        MessageKind.DOCUMENT,
+        MessageKind.STICKER,
+    }
+)
+
+
 class MediaKind(StrEnum):
     """How an outgoing file is presented in WhatsApp."""
 

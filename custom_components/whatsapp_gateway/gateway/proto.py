@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import payload as p
-from .models import Contact, Location, MessageKind
+from .models import MEDIA_MESSAGE_KINDS, Contact, Location, MessageKind
 
 # Message keys that carry content, and the kind each stands for.
 _CONTENT_KINDS: Final = {
@@ -52,16 +52,6 @@ _NOISE: Final = frozenset(
         "encReactionMessage",
         "deviceSentMessage",
     )
-)
-MEDIA_KINDS: Final = frozenset(
-    {
-        MessageKind.IMAGE,
-        MessageKind.VIDEO,
-        MessageKind.AUDIO,
-        MessageKind.VOICE,
-        MessageKind.DOCUMENT,
-        MessageKind.STICKER,
-    }
 )
 
 
@@ -107,7 +97,7 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
         return MessageContent(kind, part, contact=contact, quoted_message_id=quoted)
     if kind is MessageKind.POLL:
         return MessageContent(kind, part, text=p.get_str(part, "name"), quoted_message_id=quoted)
-    caption = p.get_str(part, "caption") if kind in MEDIA_KINDS else None
+    caption = p.get_str(part, "caption") if kind in MEDIA_MESSAGE_KINDS else None
     return MessageContent(kind, part, caption=caption, quoted_message_id=quoted)
 
 

@@ -22,6 +22,7 @@ from .chatapi import web_message_from
 from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image
 from .models import (
+    MEDIA_MESSAGE_KINDS,
     Capability,
     InboundEvent,
     InboundMedia,
@@ -33,7 +34,7 @@ from .models import (
     SessionState,
     SessionStatus,
 )
-from .proto import MEDIA_KINDS, read_content
+from .proto import read_content
 
 DEFAULT_URL: Final = "https://api.waabot.com/api/v1"
 WEBHOOK_EVENTS: Final = ("onMessage", "onAnyMessage")
@@ -397,7 +398,7 @@ def _baileys_message_from(item: dict[str, Any]) -> IncomingMessage | None:
     chat = p.require_str(key, "remoteJid", what="message key")
     sender_id = p.get_str(key, "participant") or chat
     media: InboundMedia | None = None
-    if content.kind in MEDIA_KINDS:
+    if content.kind in MEDIA_MESSAGE_KINDS:
         # The URL in the message points at encrypted bytes: only describe the file.
         media = InboundMedia(
             mime_type=p.get_str(content.part, "mimetype"),

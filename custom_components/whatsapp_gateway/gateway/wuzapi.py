@@ -23,6 +23,7 @@ from .errors import (
 )
 from .media import decode_base64, from_data_url, to_data_url
 from .models import (
+    MEDIA_MESSAGE_KINDS,
     Capability,
     DeliveryStatus,
     InboundEvent,
@@ -38,7 +39,7 @@ from .models import (
     SessionState,
     SessionStatus,
 )
-from .proto import MEDIA_KINDS, read_content
+from .proto import read_content
 
 # Events we subscribe to. Always sent explicitly: newer builds store an empty list as "none".
 SUBSCRIBED_EVENTS: Final = (
@@ -499,7 +500,7 @@ class WuzapiGateway(Gateway):
             timestamp=p.parse_timestamp(p.get(info, "Timestamp")) or datetime.now(UTC),
             text=content.text,
             caption=content.caption,
-            media=_media_from(event, content.part) if content.kind in MEDIA_KINDS else None,
+            media=_media_from(event, content.part) if content.kind in MEDIA_MESSAGE_KINDS else None,
             location=content.location,
             contact=content.contact,
             quoted_message_id=content.quoted_message_id,
