@@ -86,6 +86,7 @@ from .gateway import (
     SessionState,
     SessionStatus,
     WaabotGateway,
+    WaabotInstance,
     WuzapiGateway,
     create_gateway,
     gateway_capabilities,
@@ -330,22 +331,13 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self._slots = {
             instance.session_id: (
                 f"{instance.number or instance.session_id} ({instance.status})",
-                {
-                    CONF_SESSION_ID: instance.session_id,
-                    CONF_ACCESS_TOKEN: instance.access_token,
-                    CONF_INSTANCE_ID: instance.id,
-                },
+                _waabot_selection(instance),
             )
             for instance in await gateway.list_instances()
         }
 
         async def create_instance() -> dict[str, Any]:
-            instance = await gateway.create_instance()
-            return {
-                CONF_SESSION_ID: instance.session_id,
-                CONF_ACCESS_TOKEN: instance.access_token,
-                CONF_INSTANCE_ID: instance.id,
-            }
+            return _waabot_selection(await gateway.create_instance())
 
         self._new_slot = create_instance
         if CONF_SESSION_ID in data:
@@ -637,6 +629,24 @@ def _public(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: data[key] for key in (CONF_URL, CONF_PRODUCT_ID, CONF_EMAIL) if key in data}
 
 
+def _waabot_selection(instance: WaabotInstance) -> dict[str, Any]:
+    """The entry data that selects a Waabot instance."""
+    return {
+        CONF_SESSION_ID: instance.session_id,
+        CONF_ACCESS_TOKEN: instance.access_token,
+        CONF_INSTANCE_ID: instance.id,
+    }
+
+
+def _seconds(minimum: int, maximum: int) -> NumberSelector:
+    """A box for a number of seconds."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum, max=maximum, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+        )
+    )
+
+
 def _url(value: Any) -> str:
     """An address as typed, without surrounding blanks or a trailing slash."""
     return str(value).strip().rstrip("/")
@@ -667,28 +677,15 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
         if Capability.POLLING in capabilities:
             modes.append(InboundMode.POLLING.value)
         mode = SelectSelector(SelectSelectorConfig(options=modes, translation_key="inbound_mode"))
-        interval = NumberSelector(
-            NumberSelectorConfig(
-                min=MIN_STATUS_INTERVAL,
-                max=MAX_STATUS_INTERVAL,
-                unit_of_measurement="s",
-                mode=NumberSelectorMode.BOX,
-            )
-        )
         fields: dict[Any, Any] = {
             probatio.Required(CONF_INBOUND_MODE, default=InboundMode.AUTO.value): mode,
-            probatio.Required(CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL): interval,
+            probatio.Required(CONF_STATUS_INTERVAL, default=DEFAULT_STATUS_INTERVAL): _seconds(
+                MIN_STATUS_INTERVAL, MAX_STATUS_INTERVAL
+            ),
         }
         if Capability.POLLING in capabilities:
-            fields[probatio.Required(CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL)] = (
-                NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_POLL_INTERVAL,
-                        max=MAX_POLL_INTERVAL,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                )
+            fields[probatio.Required(CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL)] = _seconds(
+                MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
             )
         fields[probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False)] = BooleanSelector()
         schema = probatio.Schema(fields)

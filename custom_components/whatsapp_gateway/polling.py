@@ -67,19 +67,15 @@ class MessagePoller:
         self._cancel_timer: CALLBACK_TYPE | None = None
         self._stopped = False
 
-    @property
-    def cursor(self) -> str | None:
-        """The gateway's position after the last message that fired."""
-        return self._cursor
-
     async def async_start(self) -> None:
         """Load the saved position and poll once now; the next polls follow on a timer."""
         stored = await self._store.async_load()
         self._cursor = stored.get("cursor") if stored else None
         self._entry.async_on_unload(self._async_stop)
         # Stopping Home Assistant unloads nothing, but its HTTP session goes: stop polling.
+        # (A plain listener: removing a fired one-time listener at unload would log an error.)
         self._entry.async_on_unload(
-            self._hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop)
+            self._hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_stop)
         )
         await self._async_poll()
 

@@ -131,7 +131,7 @@ class WaabotGateway(Gateway):
             self._bearer = renewed
         return response
 
-    async def _call(
+    async def _authorized_request(
         self,
         method: str,
         path: str,
@@ -139,10 +139,9 @@ class WaabotGateway(Gateway):
         what: str,
         body: Any = None,
         form: Callable[[], aiohttp.FormData] | None = None,
-        instance: bool = True,
-    ) -> Any:
-        """One call; logs in (again) when the bearer token is missing or expired."""
-        params = self._instance_params(what) if instance else None
+        params: Mapping[str, str] | None = None,
+    ) -> Response:
+        """A request with the bearer token; logs in (again) when it is missing or expired."""
         response = await self._send_request(
             method, path, what=what, body=body, form=form, params=params
         )
@@ -153,6 +152,23 @@ class WaabotGateway(Gateway):
             )
         if response.status in (401, 403):
             raise GatewayAuthError(f"Waabot refused the credentials ({what})")
+        return response
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Any = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+        instance: bool = True,
+    ) -> Any:
+        """One call, for the instance unless told otherwise; returns the envelope's `data`."""
+        params = self._instance_params(what) if instance else None
+        response = await self._authorized_request(
+            method, path, what=what, body=body, form=form, params=params
+        )
         if response.status == 204 or not response.body.strip():
             return None
         answer = response.json(what)
@@ -231,9 +247,9 @@ class WaabotGateway(Gateway):
     async def login_qr(self) -> LoginQr:
         """GET /whatsapp/scan?format=base64text: the QR as base64 (bare, data URL or JSON)."""
         params = {**self._instance_params("QR code"), "format": "base64text"}
-        response = await self._send_request("GET", "/whatsapp/scan", what="QR code", params=params)
-        if response.status in (401, 403):
-            raise GatewayAuthError("Waabot refused the credentials (QR code)")
+        response = await self._authorized_request(
+            "GET", "/whatsapp/scan", what="QR code", params=params
+        )
         if response.status == 200 and sniff_image(response.body):
             return LoginQr(image=response.body)
         text = response.body.decode("utf-8", "replace").strip()
