@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigSubentryData
-from homeassistant.const import CONF_API_KEY, CONF_TOKEN, CONF_URL, CONF_WEBHOOK_ID
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER
 from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
@@ -22,26 +21,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.whatsapp_gateway.const import (
-    CONF_KIND,
-    CONF_PHONE_ID,
-    CONF_PRODUCT_ID,
-    CONF_WEBHOOK_SECRET,
     DOMAIN,
     PAIR_POLL_INTERVAL,
 )
 from tests.conftest import (
-    API_KEY,
-    HMAC_KEY,
-    PHONE_ID,
-    PRODUCT_ID,
-    USER_TOKEN,
     SimulatorHandle,
     StartSimulator,
 )
 
-WUZAPI_PHONE = "491511234567"
-MAYTAPI_PHONE = "905551112233"
-WEBHOOK_ID = "0123456789abcdef" * 4
+from .kinds import WEBHOOK_ID, Maytapi, Wuzapi
+
+WUZAPI_PHONE = Wuzapi.phone
+MAYTAPI_PHONE = Maytapi.phone
 
 
 @pytest.fixture(autouse=True)
@@ -142,18 +133,14 @@ async def simulator(start_simulator: StartSimulator, ha_client: TestClient) -> S
     return await start_simulator()
 
 
-async def pair_wuzapi_user(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
+async def pair_wuzapi_user(simulator: SimulatorHandle) -> None:
     """Connect the wuzapi user and scan its QR, as the phone would."""
-    async with simulator.session.post(
-        f"{simulator.url}/session/connect", headers={"Token": USER_TOKEN}, json={}
-    ) as response:
-        assert response.status == 200, await response.text()
-    await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
+    await Wuzapi(simulator).link()
 
 
-async def pair_maytapi_phone(simulator: SimulatorHandle, phone: str = MAYTAPI_PHONE) -> None:
+async def pair_maytapi_phone(simulator: SimulatorHandle) -> None:
     """Scan the QR of Maytapi phone 12."""
-    await simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": phone})
+    await Maytapi(simulator).link()
 
 
 def wuzapi_entry(
@@ -162,44 +149,13 @@ def wuzapi_entry(
     options: dict[str, Any] | None = None,
     chats: Sequence[tuple[str, str]] = (),
 ) -> MockConfigEntry:
-    """An entry for the simulator's wuzapi user."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Home",
-        unique_id=WUZAPI_PHONE,
-        data={
-            CONF_KIND: "wuzapi",
-            CONF_URL: simulator.url,
-            CONF_TOKEN: USER_TOKEN,
-            CONF_WEBHOOK_ID: WEBHOOK_ID,
-            CONF_WEBHOOK_SECRET: HMAC_KEY,
-        },
-        options=options or {},
-        subentries_data=[
-            ConfigSubentryData(
-                data={"chat_id": chat_id}, subentry_type="chat", title=title, unique_id=chat_id
-            )
-            for chat_id, title in chats
-        ],
-    )
+    """An entry "Home" for the simulator's wuzapi user."""
+    return Wuzapi(simulator).entry(options=options, chats=chats)
 
 
 def maytapi_entry(simulator: SimulatorHandle) -> MockConfigEntry:
-    """An entry for the simulator's Maytapi phone 12."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Shop",
-        unique_id=MAYTAPI_PHONE,
-        data={
-            CONF_KIND: "maytapi",
-            CONF_URL: simulator.url,
-            CONF_PRODUCT_ID: PRODUCT_ID,
-            CONF_API_KEY: API_KEY,
-            CONF_PHONE_ID: PHONE_ID,
-            CONF_WEBHOOK_ID: WEBHOOK_ID[::-1],
-            CONF_WEBHOOK_SECRET: HMAC_KEY,
-        },
-    )
+    """An entry "Shop" for the simulator's Maytapi phone 12 (with a webhook id of its own)."""
+    return Maytapi(simulator).entry(title="Shop", webhook_id=WEBHOOK_ID[::-1])
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:

@@ -90,17 +90,22 @@ class Kind(ABC):
         """The gateway's part of the entry data."""
 
     def entry(
-        self, *, options: dict[str, Any] | None = None, chats: Sequence[tuple[str, str]] = ()
+        self,
+        *,
+        options: dict[str, Any] | None = None,
+        chats: Sequence[tuple[str, str]] = (),
+        title: str = "Home",
+        webhook_id: str = WEBHOOK_ID,
     ) -> MockConfigEntry:
-        """An entry titled "Home" for the simulator's account."""
+        """An entry (titled "Home" unless told otherwise) for the simulator's account."""
         return MockConfigEntry(
             domain=DOMAIN,
-            title="Home",
+            title=title,
             unique_id=self.phone,
             data={
                 CONF_KIND: self.name,
                 **self.entry_data(),
-                CONF_WEBHOOK_ID: WEBHOOK_ID,
+                CONF_WEBHOOK_ID: webhook_id,
                 CONF_WEBHOOK_SECRET: HMAC_KEY,
             },
             options=options or {},

@@ -113,10 +113,14 @@ async def test_webhook_mode_does_not_poll(
     hass: HomeAssistant, chatapi: ChatApi, ha_client: object
 ) -> None:
     """With the webhook chosen, the instance posts to Home Assistant and is never polled."""
+    # A fault waiting for the first request to /messages: it stays unused if none comes.
+    await chatapi.simulator.fault(status=503, times=1, path=MESSAGES)
     await setup_entry(hass, chatapi.entry(options={"inbound_mode": "webhook"}))
     instance = chatapi.simulator.state.chatapi.instance
     assert instance.webhook.endswith("/api/webhook/" + "0123456789abcdef" * 4)
     assert instance.ack_notifications is True
+    await next_poll(hass, 60)
+    assert [fault.path for fault in chatapi.simulator.state.faults.pending] == [MESSAGES]
 
 
 async def test_removing_the_account_forgets_the_cursor(
