@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,8 @@ from .waabot import WaabotConfig, WaabotSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
 PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot")
+# The phone page plays a wuzapi user's phone; read once, it is served from memory.
+PHONE_PAGE = resources.files(__package__).joinpath("phone.html").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -61,7 +64,13 @@ class Simulator:
         for product in (self.wuzapi, self.maytapi, self.chatapi, self.waabot):
             if product is not None:
                 routes += product.routes()
+        if self.wuzapi is not None:
+            routes.append(web.get("/phone", self.phone_page))
         return routes
+
+    async def phone_page(self, request: web.Request) -> web.Response:
+        """The simulated phone for the demo: QR scan, conversation, write to Home Assistant."""
+        return web.Response(text=PHONE_PAGE, content_type="text/html")
 
     async def webhook_log(self, request: web.Request) -> web.Response:
         """Every webhook post made so far."""

@@ -144,6 +144,7 @@ class WuzapiUser:
     linking_phone: str = ""
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
 
     @property
     def logged_in(self) -> bool:
@@ -302,6 +303,7 @@ class WuzapiSimulator:
             r.post("/__emulator/wuzapi/users/{id}/logout_from_phone", self.control_logout),
             r.post("/__emulator/wuzapi/users/{id}/protocol_noise", self.control_noise),
             r.get("/__emulator/wuzapi/users/{id}/sent", self.control_sent),
+            r.get("/__emulator/wuzapi/users/{id}/chat", self.control_chat),
             r.post("/__emulator/wuzapi/on_whatsapp", self.control_on_whatsapp),
         ]
 
@@ -591,6 +593,7 @@ class WuzapiSimulator:
         given_id = body.get("Id")
         sent_id = given_id if isinstance(given_id, str) and given_id else message_id()
         user.sent.append({"endpoint": endpoint, "id": sent_id, "body": body})
+        user.chat.append(_chat_line_sent(sent_id, body))
         chat = phone if "@" in phone else f"{phone}@s.whatsapp.net"
         if receipts and self.config.auto_receipts:
             self.sender.later(self._auto_receipts(user, chat, sent_id))
@@ -866,6 +869,19 @@ class WuzapiSimulator:
         """What Home Assistant sent through this user."""
         return web.json_response(self._control_user(request).sent)
 
+    async def control_chat(self, request: web.Request) -> web.Response:
+        """What the phone page shows: the session, the QR and the conversation."""
+        user = self._control_user(request)
+        return web.json_response(
+            {
+                **user.public(),
+                "qr": user.qr_payload,
+                "qr_image": user.qr_data_url,
+                "linking_code": user.linking_code,
+                "chat": user.chat,
+            }
+        )
+
     async def control_on_whatsapp(self, request: web.Request) -> web.Response:
         """Which numbers /user/check reports as having WhatsApp (null: all)."""
         numbers = (await read_json(request)).get("numbers")
@@ -900,6 +916,18 @@ class WuzapiSimulator:
         except ValueError as err:
             raise web.HTTPBadRequest(text=str(err)) from None
         event = {"type": "Message", "event": _message_event(info, message), **extra}
+        user.chat.append(
+            {
+                "direction": "in",
+                "id": info["ID"],
+                "chat": info["Chat"],
+                "sender": _jid(sender),
+                "name": info["PushName"],
+                "kind": kind,
+                "text": str(body.get("text") or body.get("caption") or ""),
+                "time": now().isoformat(timespec="seconds"),
+            }
+        )
         await self._emit(user, event)
         return web.json_response({"id": info["ID"], "event": event})
 
@@ -989,6 +1017,28 @@ class WuzapiSimulator:
                 "size": len(data),
             }
         return {MEDIA_FIELDS[media_kind][1]: part}
+
+
+def _chat_line_sent(sent_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A message Home Assistant sent, as the phone page shows it."""
+    phone = str(body["Phone"])
+    line: dict[str, Any] = {
+        "direction": "out",
+        "id": sent_id,
+        "chat": phone if "@" in phone else f"{phone}@s.whatsapp.net",
+        "kind": "text",
+        "text": str(body.get("Body") or body.get("Caption") or ""),
+        "time": now().isoformat(timespec="seconds"),
+    }
+    for kind, (field_name, _) in MEDIA_FIELDS.items():
+        if isinstance(data := body.get(field_name), str):
+            line |= {"kind": kind, "media": data, "filename": str(body.get("FileName") or "")}
+    if "Latitude" in body:
+        line |= {"kind": "location", "text": f"{body['Latitude']}, {body['Longitude']}"}
+    context = body.get("ContextInfo")
+    if isinstance(context, dict) and context.get("StanzaID"):
+        line["reply_to"] = str(context["StanzaID"])
+    return line
 
 
 def _parse_events(value: Any) -> tuple[list[str], str | None]:
