@@ -1,4 +1,4 @@
-"""The phone page and its conversation view show what Home Assistant sent and what the phone wrote."""
+"""The phone page and its conversation view: what Home Assistant sent, what the phone wrote."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ async def test_conversation_in_both_directions(
     await wuzapi.connect()
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": "491700000001"})
     inbound = await simulator.control(
-        f"wuzapi/users/{USER_TOKEN}/inbound", {"from": "491700000002", "name": "Alice", "text": "ping"}
+        f"wuzapi/users/{USER_TOKEN}/inbound",
+        {"from": "491700000002", "name": "Alice", "text": "ping"},
     )
     text = await wuzapi.send_text("491700000002", "pong", reply_to=inbound["id"])
     image = OutgoingMedia(PNG, "image/png", "snap.png", MediaKind.IMAGE)

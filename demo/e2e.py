@@ -1,0 +1,259 @@
+"""`scripts/e2e`: the demo driven in headless Chromium, the way a new user goes through it.
+
+Log in, add the integration in the UI, see the QR in the config flow dialog, scan it on the
+phone page, see the entry and its entities, write "ping" and get "pong", send a file. Each step
+saves a screenshot under docs/images/ for the README. Chromium is the system's (Debian's
+package); Playwright only drives it and never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+import os
+from pathlib import Path
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+from playwright.sync_api import (
+    Browser,
+    Error as PlaywrightError,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from .stack import PASSWORD, ROOT, USERNAME, WUZAPI_USER_TOKEN, Demo, DemoError, fresh_config, http
+
+IMAGES = ROOT / "docs" / "images"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # The machine has no internet: keep Chromium from trying to reach Google at start.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = "491700000001"
+CONTACT = "491700000002"
+TIMEOUT_MS = 30_000
+
+
+def chromium() -> str:
+    """The system's Chromium: $CHROMIUM, else the first one on PATH."""
+    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    raise DemoError("no Chromium found; install Debian's `chromium` package or set $CHROMIUM")
+
+
+class Steps:
+    """The user's way through the demo, one method per step, screenshots on the way."""
+
+    def __init__(self, demo: Demo, browser: Browser, token: str) -> None:
+        """Open Home Assistant and the phone page side by side."""
+        self.demo = demo
+        self.token = token
+        self.ha = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.phone = browser.new_page(viewport={"width": 480, "height": 800})
+        self.timings: list[tuple[str, float]] = []
+        for page in (self.ha, self.phone):
+            page.set_default_timeout(TIMEOUT_MS)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time a step and say which one failed."""
+        start = time.monotonic()
+        print(f"e2e: {name} …", flush=True)
+        yield
+        self.timings.append((name, time.monotonic() - start))
+
+    def shot(self, page: Page, name: str) -> None:
+        """Save a screenshot for the README."""
+        page.screenshot(path=IMAGES / f"{name}.png", animations="disabled")
+
+    def log_in(self) -> None:
+        """The login page, with the demo user that scripts/develop created."""
+        self.ha.goto(self.demo.ha_url)
+        self.ha.get_by_role("textbox", name="Username").fill(USERNAME)
+        self.ha.get_by_role("textbox", name="Password").fill(PASSWORD)
+        self.ha.get_by_role("button", name="Log in").click()
+        expect(self.ha.get_by_text("Overview").first).to_be_visible()
+
+    def add_integration(self) -> None:
+        """Settings > Devices & services > Add integration > WhatsApp Gateway > wuzapi."""
+        self.ha.goto(f"{self.demo.ha_url}/config/integrations/dashboard")
+        self.ha.get_by_role("button", name="Add integration").click()
+        self.ha.get_by_placeholder("Search for a brand name").fill("WhatsApp")
+        self.ha.get_by_text("WhatsApp Gateway", exact=True).click()
+        expect(self.ha.get_by_text("Choose your WhatsApp gateway")).to_be_visible()
+        self.shot(self.ha, "1-choose-gateway")
+        self.ha.get_by_text("wuzapi (self-hosted)").click()
+        self.ha.get_by_role("textbox", name="Server URL").fill(self.demo.simulator_url)
+        self.ha.get_by_role("textbox", name="User token").fill(WUZAPI_USER_TOKEN)
+        self.shot(self.ha, "2-connect-wuzapi")
+        self.ha.get_by_role("button", name="Submit").click()
+        self.ha.get_by_text("Scan a QR code").click()
+
+    def see_qr(self) -> None:
+        """The QR code is rendered in the dialog (a loaded image, not a broken one)."""
+        expect(self.ha_qr).to_be_visible()
+        self.ha.wait_for_function(
+            "img => img.complete && img.naturalWidth > 100", arg=self.ha_qr.element_handle()
+        )
+        self.shot(self.ha, "3-scan-qr")
+
+    @property
+    def ha_qr(self) -> Locator:
+        """The QR image in the config flow dialog (inline, from the step's description)."""
+        return self.ha.locator('img[src^="data:image/"]')
+
+    def scan(self) -> None:
+        """The phone page shows the same code; Scan links the phone; the dialog moves on."""
+        self.phone.goto(self.demo.phone_url)
+        phone_qr = self.phone.get_by_role("img", name="QR code to link this phone")
+        expect(phone_qr).to_be_visible()
+        # The code rotates every 20 s on both sides; they agree within one rotation.
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while phone_qr.get_attribute("src") != self.ha_qr.get_attribute("src"):
+            if time.monotonic() > deadline:
+                raise DemoError("the phone page and Home Assistant show different QR codes")
+            self.phone.wait_for_timeout(200)
+        self.shot(self.phone, "4-phone-scan")
+        self.phone.get_by_label("Phone number").fill(PHONE)
+        self.phone.get_by_role("button", name="Scan").click()
+        expect(self.phone.get_by_text(f"Linked to Home Assistant as +{PHONE}")).to_be_visible()
+        expect(self.ha.get_by_role("textbox", name="Device name")).to_have_value(f"+{PHONE}")
+        self.shot(self.ha, "5-linked")
+        self.ha.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
+
+    def see_entry(self) -> None:
+        """The account's entry and its entities."""
+        self.ha.goto(f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
+        expect(self.ha.get_by_text(f"+{PHONE}").first).to_be_visible()
+        self.shot(self.ha, "6-entry")
+        self.ha.get_by_text("WhatsApp account").first.click()
+        expect(self.ha.get_by_text("Last message").first).to_be_visible()
+        expect(self.ha.get_by_text("Connected").first).to_be_visible()
+        self.shot(self.ha, "7-device")
+
+    def ping_pong(self) -> None:
+        """A contact writes "ping"; the demo automation answers "pong" in the chat."""
+        self.phone.get_by_label("Message to Home Assistant").fill("ping")
+        self.phone.get_by_role("button", name="Send").click()
+        expect(self.phone.locator(".message.out", has_text="pong")).to_be_visible()
+        self.shot(self.phone, "8-ping-pong")
+        # The device page shows the message on the last-message sensor.
+        expect(self.ha.get_by_text("ping").first).to_be_visible()
+        self.shot(self.ha, "9-last-message")
+        # The second demo automation turned the message into a notification.
+        self.ha.get_by_role("button", name="Notifications").click()
+        drawer = self.ha.locator("notification-drawer")
+        expect(drawer.get_by_text("WhatsApp from Alice")).to_be_visible()
+        expect(drawer.get_by_text("ping", exact=True)).to_be_visible()
+        self.shot(self.ha, "9b-notification")
+        self.ha.keyboard.press("Escape")
+
+    def send_file(self) -> None:
+        """The send_file action with an image by URL (config/www is served under /local/)."""
+        answer = http(
+            "POST",
+            f"{self.demo.ha_url}/api/services/whatsapp_gateway/send_file?return_response",
+            json_body={
+                "config_entry_id": self._entry_id(),
+                "target": CONTACT,
+                "url": f"{self.demo.ha_url}/local/whatsapp-gateway.png",
+                "caption": "Sent by send_file",
+            },
+            token=self.token,
+        )
+        sent = answer["service_response"]["messages"]
+        if not sent or not sent[0]["message_id"]:
+            raise DemoError(f"send_file answered {answer}")
+        picture = self.phone.locator(".message.out", has_text="Sent by send_file").locator("img")
+        expect(picture).to_be_visible()
+        self.phone.wait_for_function(
+            "img => img.complete && img.naturalWidth === 256", arg=picture.element_handle()
+        )
+        self.shot(self.phone, "10-send-file")
+
+    def _entry_id(self) -> str:
+        entries = http(
+            "GET",
+            f"{self.demo.ha_url}/api/config/config_entries/entry?domain=whatsapp_gateway",
+            token=self.token,
+        )
+        entry_id: str = entries[0]["entry_id"]
+        return entry_id
+
+
+def run(demo: Demo) -> list[tuple[str, float]]:
+    """Bring the demo up and go through every step."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        try:
+            start = time.monotonic()
+            demo.start()
+            token = demo.onboard()
+            steps = Steps(demo, browser, token)
+            steps.timings.append(("start and onboard the demo", time.monotonic() - start))
+            for name, action in (
+                ("log in", steps.log_in),
+                ("add the integration", steps.add_integration),
+                ("see the QR code", steps.see_qr),
+                ("scan it on the phone", steps.scan),
+                ("see the entry and entities", steps.see_entry),
+                ("ping, pong", steps.ping_pong),
+                ("send_file", steps.send_file),
+            ):
+                with steps.step(name):
+                    try:
+                        action()
+                    except (PlaywrightError, AssertionError, DemoError):
+                        # What the pages showed when the step failed, next to the logs.
+                        steps.ha.screenshot(path=demo.config / "failed-home-assistant.png")
+                        steps.phone.screenshot(path=demo.config / "failed-phone.png")
+                        raise
+            return steps.timings
+        finally:
+            browser.close()
+
+
+def main() -> int:
+    """Run the browser test against a fresh copy of the demo configuration."""
+    parser = argparse.ArgumentParser(prog="scripts/e2e", description=__doc__)
+    parser.add_argument("--simulator-port", type=int, default=8081)
+    parser.add_argument("--keep", action="store_true", help="keep the configuration folder")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="whatsapp-gateway-e2e-"))
+    demo = Demo(
+        config=fresh_config(workdir / "config"),
+        simulator_port=args.simulator_port,
+    )
+    try:
+        timings = run(demo)
+    except (DemoError, PlaywrightError, AssertionError, OSError) as err:
+        print(f"e2e: FAILED: {err}", file=sys.stderr)
+        print(f"e2e: logs in {demo.config}", file=sys.stderr)
+        args.keep = True
+        return 1
+    finally:
+        demo.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for name, seconds in timings:
+        print(f"e2e: {seconds:6.1f} s  {name}")
+    print(f"e2e: passed; screenshots in {IMAGES.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
