@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 
 from homeassistant.const import __version__ as ha_version
+import yaml
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "whatsapp_gateway"
@@ -44,3 +46,29 @@ def test_library_does_not_import_home_assistant() -> None:
     for source in (INTEGRATION / "gateway").glob("*.py"):
         text = source.read_text()
         assert "homeassistant" not in text, source.name
+
+
+def test_documentation_rules_point_at_readme_sections() -> None:
+    """Each docs-* rule marked done names the README section that fulfils it."""
+    readme = (ROOT / "README.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+        for heading in re.findall(r"^#{2,3} (.+)$", readme, re.MULTILINE)
+    }
+    rules = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text())["rules"]
+    documented = {
+        name: rule["comment"]
+        for name, rule in rules.items()
+        if name.startswith("docs-") and isinstance(rule, dict) and rule["status"] == "done"
+    }
+    assert len(documented) == 12
+    for name, comment in documented.items():
+        page, _, anchor = comment.partition("#")
+        assert (page, anchor in anchors) == ("README.md", True), name
+
+
+def test_readme_images_exist() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert len(images) >= 8
+    for image in images:
+        assert (ROOT / image).is_file(), image
