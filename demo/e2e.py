@@ -196,6 +196,8 @@ class Steps:
 
 def run(demo: Demo) -> list[tuple[str, float]]:
     """Bring the demo up and go through every step."""
+    # A first start compiles and caches a lot; give every wait the same generous bound.
+    expect.set_options(timeout=TIMEOUT_MS)
     IMAGES.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
