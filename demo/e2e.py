@@ -224,9 +224,25 @@ def run(demo: Demo) -> list[tuple[str, float]]:
                         steps.ha.screenshot(path=demo.config / "failed-home-assistant.png")
                         steps.phone.screenshot(path=demo.config / "failed-phone.png")
                         raise
+            problems = our_log_problems(demo.config / "home-assistant.log")
+            if problems:
+                raise DemoError("the integration logged problems:\n" + "\n".join(problems))
             return steps.timings
         finally:
             browser.close()
+
+
+def our_log_problems(log: Path) -> list[str]:
+    """Warnings, errors and tracebacks in Home Assistant's log that involve our code."""
+    problems = []
+    for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", log.read_text(encoding="utf-8")):
+        level = record.split(" ", 3)[2] if record.count(" ") >= 3 else ""
+        if level in ("WARNING", "ERROR", "CRITICAL") and (
+            "[custom_components.whatsapp_gateway" in record
+            or "custom_components/whatsapp_gateway/" in record
+        ):
+            problems.append(record)
+    return problems
 
 
 def main() -> int:
