@@ -69,15 +69,16 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.5)
 
 
-def answers(url: str) -> bool:
-    """Whether a server answers at `url` (any HTTP status counts)."""
+def status_of(url: str) -> int | None:
+    """The HTTP status a GET of `url` gets, or None when nothing answers."""
     try:
-        with urlopen(url, timeout=2):  # noqa: S310 - http only
-            return True
-    except HTTPError:
-        return True
+        with urlopen(url, timeout=2) as response:  # noqa: S310 - http only
+            status: int = response.status
+    except HTTPError as err:
+        return err.code
     except (URLError, OSError):
-        return False
+        return None
+    return status
 
 
 def fresh_config(target: Path) -> Path:
@@ -123,7 +124,7 @@ class Demo:
     def start(self) -> None:
         """Start both servers and wait until they answer."""
         for port in (self.ha_port, self.simulator_port):
-            if answers(f"http://127.0.0.1:{port}/"):
+            if status_of(f"http://127.0.0.1:{port}/") is not None:
                 raise DemoError(f"port {port} is already in use (is the demo running already?)")
         self._spawn(
             "simulator",
@@ -147,7 +148,8 @@ class Demo:
         )
         self._wait_for("the simulator", self.phone_url, 30)
         # The first start writes the database and compiles the frontend's translations.
-        self._wait_for("Home Assistant", f"{self.ha_url}/api/onboarding", 180)
+        # The frontend's manifest is served once the frontend, and so onboarding, is set up.
+        self._wait_for("Home Assistant", f"{self.ha_url}/manifest.json", 180)
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = (self.config / f"{name}.out").open("wb")
@@ -166,16 +168,19 @@ class Demo:
         def ready() -> bool:
             if any(process.poll() is not None for process in self.processes):
                 raise DemoError(f"{what} stopped; see {self.config}/*.out")
-            return answers(url)
+            return status_of(url) == 200
 
         wait_until(what, ready, timeout)
 
     def onboard(self) -> str:
         """Finish Home Assistant's onboarding as the demo user; an access token of that user."""
         client_id = f"{self.ha_url}/"
-        done = {
-            step["step"] for step in http("GET", f"{self.ha_url}/api/onboarding") if step["done"]
-        }
+        if status_of(f"{self.ha_url}/api/onboarding") == 404:
+            # Home Assistant only offers the onboarding API until onboarding is finished.
+            done = {"user", "core_config", "analytics", "integration"}
+        else:
+            steps = http("GET", f"{self.ha_url}/api/onboarding")
+            done = {step["step"] for step in steps if step["done"]}
         if "user" in done:
             code = self._login(client_id)
         else:
