@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
-import os
 from pathlib import Path
 import shutil
 import subprocess
@@ -139,25 +138,21 @@ class Demo:
                 "--wuzapi-user-token",
                 WUZAPI_USER_TOKEN,
             ],
-            {},
         )
         self._spawn(
             "home-assistant",
             [sys.executable, "-m", "homeassistant", "--config", str(self.config), "--skip-pip"],
-            {},
         )
         self._wait_for("the simulator", self.phone_url, 30)
-        # The first start writes the database and compiles the frontend's translations.
-        # The frontend's manifest is served once the frontend, and so onboarding, is set up.
+        # A first start takes longest (database, translations). The frontend's manifest is served once the frontend, and so onboarding, is set up.
         self._wait_for("Home Assistant", f"{self.ha_url}/manifest.json", 180)
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, command: list[str]) -> None:
         log = (self.config / f"{name}.out").open("wb")
         self.processes.append(
             subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 command,
                 cwd=ROOT,
-                env={**os.environ, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
