@@ -144,7 +144,8 @@ class Demo:
             [sys.executable, "-m", "homeassistant", "--config", str(self.config), "--skip-pip"],
         )
         self._wait_for("the simulator", self.phone_url, 30)
-        # A first start takes longest (database, translations). The frontend's manifest is served once the frontend, and so onboarding, is set up.
+        # A first start takes longest (database, translations). The frontend's manifest is
+        # served once the frontend, and so onboarding, is set up.
         self._wait_for("Home Assistant", f"{self.ha_url}/manifest.json", 180)
 
     def _spawn(self, name: str, command: list[str]) -> None:
