@@ -28,7 +28,17 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from .stack import PASSWORD, ROOT, USERNAME, WUZAPI_USER_TOKEN, Demo, DemoError, fresh_config, http
+from .stack import (
+    PASSWORD,
+    ROOT,
+    USERNAME,
+    WUZAPI_USER_TOKEN,
+    Demo,
+    DemoError,
+    fresh_config,
+    http,
+    our_log_problems,
+)
 
 IMAGES = ROOT / "docs" / "images"
 CHROMIUM_FLAGS = [
@@ -69,10 +79,15 @@ class Steps:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """Time a step and say which one failed."""
+        """Time a step; when it fails, keep what both pages showed next to the logs."""
         start = time.monotonic()
         print(f"e2e: {name} …", flush=True)
-        yield
+        try:
+            yield
+        except (PlaywrightError, AssertionError, DemoError):
+            self.ha.screenshot(path=self.demo.config / "failed-home-assistant.png")
+            self.phone.screenshot(path=self.demo.config / "failed-phone.png")
+            raise
         self.timings.append((name, time.monotonic() - start))
 
     def shot(self, page: Page, name: str) -> None:
@@ -217,32 +232,13 @@ def run(demo: Demo) -> list[tuple[str, float]]:
                 ("send_file", steps.send_file),
             ):
                 with steps.step(name):
-                    try:
-                        action()
-                    except (PlaywrightError, AssertionError, DemoError):
-                        # What the pages showed when the step failed, next to the logs.
-                        steps.ha.screenshot(path=demo.config / "failed-home-assistant.png")
-                        steps.phone.screenshot(path=demo.config / "failed-phone.png")
-                        raise
+                    action()
             problems = our_log_problems(demo.config / "home-assistant.log")
             if problems:
                 raise DemoError("the integration logged problems:\n" + "\n".join(problems))
             return steps.timings
         finally:
             browser.close()
-
-
-def our_log_problems(log: Path) -> list[str]:
-    """Warnings, errors and tracebacks in Home Assistant's log that involve our code."""
-    problems = []
-    for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", log.read_text(encoding="utf-8")):
-        level = record.split(" ", 3)[2] if record.count(" ") >= 3 else ""
-        if level in ("WARNING", "ERROR", "CRITICAL") and (
-            "[custom_components.whatsapp_gateway" in record
-            or "custom_components/whatsapp_gateway/" in record
-        ):
-            problems.append(record)
-    return problems
 
 
 def main() -> int:

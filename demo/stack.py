@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,8 @@ COMPONENT = ROOT / "custom_components" / "whatsapp_gateway"
 USERNAME = "demo"
 PASSWORD = "demo-password"  # noqa: S105 - the published login of a local demo
 WUZAPI_USER_TOKEN = "demo-user-token"  # noqa: S105 - the simulator's demo user
+# Home Assistant's onboarding steps, in the order the frontend takes them after the user step.
+ONBOARDING_STEPS = ("user", "core_config", "analytics", "integration")
 
 
 class DemoError(Exception):
@@ -66,6 +69,19 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.5)
+
+
+def our_log_problems(log: Path) -> list[str]:
+    """Warnings, errors and tracebacks in Home Assistant's log that involve our code."""
+    problems = []
+    for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", log.read_text(encoding="utf-8")):
+        level = record.split(" ", 3)[2] if record.count(" ") >= 3 else ""
+        if level in ("WARNING", "ERROR", "CRITICAL") and (
+            "[custom_components.whatsapp_gateway" in record
+            or "custom_components/whatsapp_gateway/" in record
+        ):
+            problems.append(record)
+    return problems
 
 
 def status_of(url: str) -> int | None:
@@ -114,6 +130,11 @@ class Demo:
     def simulator_url(self) -> str:
         """Where the simulated gateway answers; the URL to enter in the config flow."""
         return f"http://127.0.0.1:{self.simulator_port}"
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where the frontend's login returns to; Home Assistant's own client id is its base URL."""
+        return f"{self.ha_url}/?auth_callback=1"
 
     @property
     def phone_url(self) -> str:
@@ -173,7 +194,7 @@ class Demo:
         client_id = f"{self.ha_url}/"
         if status_of(f"{self.ha_url}/api/onboarding") == 404:
             # Home Assistant only offers the onboarding API until onboarding is finished.
-            done = {"user", "core_config", "analytics", "integration"}
+            done = set(ONBOARDING_STEPS)
         else:
             steps = http("GET", f"{self.ha_url}/api/onboarding")
             done = {step["step"] for step in steps if step["done"]}
@@ -197,15 +218,10 @@ class Demo:
             form={"grant_type": "authorization_code", "client_id": client_id, "code": code},
         )
         token: str = tokens["access_token"]
-        for step, body in (
-            ("core_config", {}),
-            ("analytics", {}),
-            (
-                "integration",
-                {"client_id": client_id, "redirect_uri": f"{client_id}?auth_callback=1"},
-            ),
-        ):
+        redirect = {"client_id": client_id, "redirect_uri": self.redirect_uri}
+        for step in ONBOARDING_STEPS[1:]:
             if step not in done:
+                body = redirect if step == "integration" else {}
                 http("POST", f"{self.ha_url}/api/onboarding/{step}", json_body=body, token=token)
         return token
 
@@ -217,7 +233,7 @@ class Demo:
             json_body={
                 "client_id": client_id,
                 "handler": ["homeassistant", None],
-                "redirect_uri": f"{client_id}?auth_callback=1",
+                "redirect_uri": self.redirect_uri,
             },
         )
         result = http(
@@ -234,7 +250,7 @@ class Demo:
         return code
 
     def stop(self) -> None:
-        """Stop both servers (Home Assistant first, so its last webhook calls still land)."""
+        """Stop both servers (Home Assistant first, so the gateway is there while it unloads)."""
         for process in reversed(self.processes):
             process.terminate()
             try:

@@ -592,9 +592,9 @@ class WuzapiSimulator:
             return failure(400, "missing Participant in ContextInfo")
         given_id = body.get("Id")
         sent_id = given_id if isinstance(given_id, str) and given_id else message_id()
+        chat = _jid(phone)
         user.sent.append({"endpoint": endpoint, "id": sent_id, "body": body})
-        user.chat.append(_chat_line_sent(sent_id, body))
-        chat = phone if "@" in phone else f"{phone}@s.whatsapp.net"
+        user.chat.append(_chat_line_sent(sent_id, chat, body))
         if receipts and self.config.auto_receipts:
             self.sender.later(self._auto_receipts(user, chat, sent_id))
         stamp = now()
@@ -1019,13 +1019,12 @@ class WuzapiSimulator:
         return {MEDIA_FIELDS[media_kind][1]: part}
 
 
-def _chat_line_sent(sent_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def _chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, Any]:
     """A message Home Assistant sent, as the phone page shows it."""
-    phone = str(body["Phone"])
     line: dict[str, Any] = {
         "direction": "out",
         "id": sent_id,
-        "chat": phone if "@" in phone else f"{phone}@s.whatsapp.net",
+        "chat": chat,
         "kind": "text",
         "text": str(body.get("Body") or body.get("Caption") or ""),
         "time": now().isoformat(timespec="seconds"),
