@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import hashlib
 import hmac
-import json
 from typing import Any, ClassVar
 
 import aiohttp
@@ -27,6 +26,7 @@ from .models import (
     SentMessage,
     SessionStatus,
 )
+from .payload import load_json
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -42,8 +42,8 @@ class Response:
     def json(self, what: str) -> Any:
         """The body as JSON, or a clear error naming what we asked for."""
         try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError) as err:
+            return load_json(self.body, what)
+        except GatewayResponseError as err:
             raise GatewayResponseError(
                 f"The gateway answered the {what} request with something that is not JSON "
                 f"(HTTP {self.status})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 import json
+import re
 from typing import Any
 
 from .errors import GatewayResponseError
@@ -76,11 +77,12 @@ def parse_timestamp(value: Any) -> datetime | None:
     """An aware datetime from Unix seconds/milliseconds or an RFC 3339 string."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # isascii: "²" is a digit to str.isdigit() but not to int().
+        value = int(value) if len(value) < 20 else None
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
         try:
+            seconds = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(seconds, UTC)
         except OverflowError, OSError, ValueError:
             return None
@@ -95,9 +97,40 @@ def parse_timestamp(value: Any) -> datetime | None:
     return None
 
 
+# JSON may escape half of a UTF-16 surrogate pair ("\\ud800"), and Python's decoder lets raw
+# surrogate bytes through too; such text cannot be encoded again (the event bus would fail).
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE_ESCAPE_TEXT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def load_json(body: bytes | str, what: str) -> Any:
-    """Decode JSON, turning every decoding problem into one clear error."""
+    """Decode JSON, turning every decoding problem into one clear error.
+
+    Lone surrogates are replaced by U+FFFD, so every string that comes out can be encoded.
+    """
     try:
-        return json.loads(body)
+        value = json.loads(body)
+        if _may_hold_surrogates(body):
+            value = _repair(value)
     except (ValueError, RecursionError) as err:
         raise GatewayResponseError(f"The {what} is not valid JSON") from err
+    return value
+
+
+def _may_hold_surrogates(body: bytes | str) -> bool:
+    # The cheap test first: media bodies are megabytes of base64 without a backslash.
+    if isinstance(body, bytes):
+        return (b"\\" in body or b"\xed" in body) and bool(_SURROGATE_ESCAPE_BYTES.search(body))
+    return bool(_SURROGATE_ESCAPE_TEXT.search(body))
+
+
+def _repair(value: Any) -> Any:
+    """The same JSON value with every lone surrogate (in keys too) replaced."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_repair(item) for item in value]
+    if isinstance(value, dict):
+        return {_repair(key): _repair(item) for key, item in value.items()}
+    return value
