@@ -12,7 +12,7 @@ from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
-from .wuzapi import WuzapiConfig
+from .wuzapi import BUILDS, CURRENT_BUILD, WuzapiConfig
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -32,7 +32,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--wuzapi-webhook-format", choices=("form", "json"), default="form")
     parser.add_argument(
-        "--wuzapi-legacy", action="store_true", help="behave like the May-2025 build"
+        "--wuzapi-build",
+        choices=BUILDS,
+        default=CURRENT_BUILD,
+        help="behave like the May-2025 build or a current one (default: %(default)s)",
     )
     parser.add_argument(
         "--wuzapi-qr-seconds", type=float, default=20.0, help="seconds between new QR codes"
@@ -56,7 +59,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
             admin_token=args.wuzapi_admin_token,
             user_tokens=tuple(args.wuzapi_user_tokens or ("user-token",)),
             webhook_format=args.wuzapi_webhook_format,
-            legacy=args.wuzapi_legacy,
+            build=args.wuzapi_build,
             qr_rotate_seconds=args.wuzapi_qr_seconds,
         ),
         maytapi=MaytapiConfig(

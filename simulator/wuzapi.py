@@ -72,6 +72,18 @@ KNOWN_EVENTS = frozenset(
         "All",
     }
 )
+# Event names a May-2025 build knows (user creation and Connect accept no others), and what
+# it posts at all: no session events.
+OLD_BUILD_EVENTS = frozenset({"Message", "ReadReceipt", "Presence", "HistorySync", "ChatPresence"})
+OLD_BUILD = "2025-05"
+CURRENT_BUILD = "current"
+BUILDS = (OLD_BUILD, CURRENT_BUILD)
+# Media kinds whose old handlers set ContextInfo on a nil message and panic on a reply.
+OLD_BUILD_PANICS_ON_REPLY = frozenset(
+    {"/chat/send/video", "/chat/send/audio", "/chat/send/document", "/chat/send/sticker"}
+    | {"/chat/send/location", "/chat/send/contact"}
+)
+RECEIPTS_POSTED = frozenset({"Read", "ReadSelf", "Delivered"})
 MEDIA_FIELDS = {
     "image": ("Image", "imageMessage"),
     "video": ("Video", "videoMessage"),
@@ -102,6 +114,11 @@ def envelope(data: Any, code: int = 200) -> web.Response:
     return web.json_response({"code": code, "data": data, "success": True}, status=code)
 
 
+def not_found() -> web.Response:
+    """What Go's file server answers for a route a build does not have."""
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+
+
 def failure(code: int, error: str, details: str | None = None) -> web.Response:
     """wuzapi's error envelope."""
     body: dict[str, Any] = {"code": code, "error": error, "success": False}
@@ -117,10 +134,17 @@ class WuzapiConfig:
     admin_token: str = "admin-token"  # noqa: S105 - a test double's default
     user_tokens: tuple[str, ...] = ("user-token",)
     webhook_format: str = "form"  # "form" or "json", like WEBHOOK_FORMAT
-    legacy: bool = False  # May-2025 build: old status shape, `token` in forms, RFC 3339 times
+    # "2025-05": the May-2025 build (old status shape, `token` in forms, RFC 3339 times, no
+    # HMAC, no session events, old event names, integer user ids); "current": ≈ v1.0.9.
+    build: str = CURRENT_BUILD
     auto_receipts: bool = True
     qr_rotate_seconds: float = 0.0  # WhatsApp shows a new QR about every 20 s; 0 = only on request
     on_whatsapp: frozenset[str] | None = None  # None: every number has WhatsApp
+
+    @property
+    def old(self) -> bool:
+        """Whether this is the May-2025 build."""
+        return self.build == OLD_BUILD
 
 
 @dataclass
@@ -136,7 +160,11 @@ class WuzapiUser:
     media_delivery: str = "base64"
     client: bool = False  # whatsmeow client object exists (connect was called)
     connected: bool = False
-    jid: str = ""
+    jid: str = ""  # stored in the database; kept after an unlink
+    paired: bool = False  # the device store holds a device (the phone is linked)
+    clients: int = 0  # whatsmeow clients running for this user (more than one is a leak)
+    stopping: bool = False  # old builds stop a client asynchronously
+    hmac_unreadable: bool = False  # the stored key cannot be decrypted: posts go unsigned
     push_name: str = ""
     qr_payload: str = ""
     qr_serial: int = 0
@@ -149,7 +177,7 @@ class WuzapiUser:
     @property
     def logged_in(self) -> bool:
         """Paired and connected."""
-        return self.connected and bool(self.jid)
+        return self.connected and self.paired
 
     @property
     def qr_data_url(self) -> str:
@@ -167,6 +195,8 @@ class WuzapiUser:
             "webhook": self.webhook,
             "events": ",".join(self.events),
             "jid": self.jid,
+            "paired": self.paired,
+            "clients": self.clients,
             "connected": self.connected,
             "loggedIn": self.logged_in,
             "hmac_configured": bool(self.hmac_key),
@@ -187,7 +217,7 @@ def user_route(handler: UserHandler) -> Route:
     async def route(self: WuzapiSimulator, request: web.Request) -> web.Response:
         user = self.authenticate(request)
         if user is None:
-            return failure(401, "unauthorized")
+            return failure(401, "Unauthorized" if self.config.old else "unauthorized")
         return await handler(self, request, user)
 
     return route
@@ -216,7 +246,11 @@ def send_route(*, need_phone: bool) -> Callable[[SendHandler], Route]:
         ) -> web.Response:
             if not user.client:
                 return failure(500, "no session")
-            if not user.logged_in:
+            if not user.paired:
+                return failure(
+                    500, "failed to send message: the store doesn't contain a device JID"
+                )
+            if not user.connected:
                 return failure(500, "not connected")
             try:
                 body = await request.json()
@@ -243,16 +277,20 @@ class WuzapiSimulator:
         self.users: dict[str, WuzapiUser] = {}
         self.on_whatsapp = set(config.on_whatsapp) if config.on_whatsapp is not None else None
         self.qr_rotation = Periodic(config.qr_rotate_seconds, self._rotate_qr_codes)
+        self._next_id = 1
         for index, token in enumerate(config.user_tokens):
             self._add_user(f"user{index + 1}", token, events=["All"])
 
     async def _rotate_qr_codes(self) -> None:
         for user in list(self.users.values()):
-            if user.connected and not user.jid and user.qr_payload:
+            if user.connected and not user.paired and user.qr_payload:
                 await self._new_qr(user)
 
     def _add_user(self, name: str, token: str, **fields: Any) -> WuzapiUser:
-        user = WuzapiUser(id=secrets.token_hex(16), name=name, token=token, **fields)
+        # Old builds number their users; newer ones give them random hex ids.
+        user_id = str(self._next_id) if self.config.old else secrets.token_hex(16)
+        self._next_id += 1
+        user = WuzapiUser(id=user_id, name=name, token=token, **fields)
         self.users[user.id] = user
         return user
 
@@ -302,6 +340,8 @@ class WuzapiSimulator:
             r.post("/__emulator/wuzapi/users/{id}/reconnect", self.control_reconnect),
             r.post("/__emulator/wuzapi/users/{id}/logout_from_phone", self.control_logout),
             r.post("/__emulator/wuzapi/users/{id}/protocol_noise", self.control_noise),
+            r.post("/__emulator/wuzapi/users/{id}/lose_hmac_key", self.control_lose_hmac_key),
+            r.post("/__emulator/wuzapi/restart", self.control_restart),
             r.get("/__emulator/wuzapi/users/{id}/sent", self.control_sent),
             r.get("/__emulator/wuzapi/users/{id}/chat", self.control_chat),
             r.post("/__emulator/wuzapi/on_whatsapp", self.control_on_whatsapp),
@@ -346,6 +386,8 @@ class WuzapiSimulator:
             return failure(400, "missing name or token")
         if any(user.token == token for user in self.users.values()):
             return failure(409, "user with this token already exists")
+        if self.config.old:
+            return self._add_old_build_user(name, token, body)
         events, error = _parse_events(body.get("events", ""))
         if error:
             return failure(400, "invalid event type", error)
@@ -370,9 +412,24 @@ class WuzapiSimulator:
         }
         return envelope(data, 201)
 
+    def _add_old_build_user(self, name: str, token: str, body: dict[str, Any]) -> web.Response:
+        """May-2025 AddUser: a comma separated string of old names; hmacKey, s3Config ignored."""
+        events = body.get("events", "")
+        if not isinstance(events, str):
+            return failure(400, "Incomplete data in Payload")
+        names = [event.strip() for event in events.split(",") if event.strip()]
+        for event in names:
+            if event not in OLD_BUILD_EVENTS | {"All"}:
+                return failure(400, f"Invalid event: {event}")
+        user = self._add_user(name, token, webhook=str(body.get("webhook") or ""), events=names)
+        # Not enveloped, as text/plain.
+        return web.Response(text=f'{{"id":{user.id}}}', content_type="text/plain")
+
     @admin_route
     async def edit_user(self, request: web.Request) -> web.Response:
-        """PUT /admin/users/{id}."""
+        """PUT /admin/users/{id} (newer builds only)."""
+        if self.config.old:
+            return not_found()
         user = self.users.get(request.match_info["id"])
         if user is None:
             return failure(404, "user not found")
@@ -399,20 +456,31 @@ class WuzapiSimulator:
 
     @user_route
     async def connect(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """POST /session/connect."""
-        if user.connected:
-            return failure(500, "already connected")
+        """POST /session/connect.
+
+        Newer builds start another whatsmeow client unless one exists and is connected (so a
+        connect during whatsmeow's own reconnect leaks one); old builds refuse while a client
+        exists, even one still stopping.
+        """
+        if user.client and (user.connected or self.config.old):
+            return failure(500, "Already Connected" if self.config.old else "already connected")
         body = await read_json(request)
         subscribe = body.get("Subscribe")
         if isinstance(subscribe, list):
-            events, error = _parse_events(subscribe)
-            if error:
-                return failure(400, "invalid event type", error)
-            # Newer builds store what they are given, even an empty list.
-            user.events = events if events or not self.config.legacy else ["All"]
+            if self.config.old:
+                # Unknown names are dropped without a word; none at all means All.
+                events = [str(name) for name in subscribe if name in OLD_BUILD_EVENTS]
+                user.events = events or ["All"]
+            else:
+                events, error = _parse_events(subscribe)
+                if error:
+                    return failure(400, "invalid event type", error)
+                # Newer builds store what they are given, even an empty list.
+                user.events = events
+        user.clients += 1
         user.client = True
         user.connected = True
-        if user.jid:
+        if user.paired:
             await self._emit(user, {"type": "Connected", "event": {}})
         else:
             await self._new_qr(user)
@@ -428,7 +496,11 @@ class WuzapiSimulator:
     @user_route
     async def status(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/status in the old or the new shape."""
-        if self.config.legacy:
+        if self.config.old:
+            if user.stopping:
+                # The asynchronous kill is done by the time the next request comes.
+                self._stop_client(user)
+                return envelope({"Connected": True, "LoggedIn": user.paired})
             if not user.client:
                 return failure(500, "no session")
             return envelope({"Connected": user.connected, "LoggedIn": user.logged_in})
@@ -442,7 +514,7 @@ class WuzapiSimulator:
                 "jid": f"{user.jid}:12@s.whatsapp.net" if user.jid else "",
                 "webhook": user.webhook,
                 "events": ",".join(user.events),
-                "qrcode": user.qr_data_url if user.connected and not user.jid else "",
+                "qrcode": user.qr_data_url if user.connected and not user.paired else "",
                 "hmac_configured": bool(user.hmac_key),
             }
         )
@@ -454,8 +526,8 @@ class WuzapiSimulator:
             return failure(500, "no session")
         if not user.connected:
             return failure(500, "not connected")
-        if user.jid:
-            return failure(500, "already logged in")
+        if user.paired:
+            return failure(500, "Already Loggedin" if self.config.old else "already logged in")
         return envelope({"QRCode": user.qr_data_url})
 
     @user_route
@@ -465,7 +537,7 @@ class WuzapiSimulator:
         phone = body.get("Phone")
         if not isinstance(phone, str) or not phone:
             return failure(400, "missing Phone in Payload")
-        if user.jid:
+        if user.paired:
             return failure(400, "already paired")
         if not user.connected:
             return failure(500, "not connected")
@@ -477,47 +549,65 @@ class WuzapiSimulator:
 
     @user_route
     async def disconnect(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """POST /session/disconnect keeps the pairing."""
+        """POST /session/disconnect keeps the pairing and always clears the subscription."""
         if not user.client:
             return failure(500, "no session")
-        user.connected = False
-        if request.query.get("clear") == "true":
-            user.events = []
+        user.events = []
+        if not self.config.old and not user.connected:
+            return failure(500, "cannot disconnect because it is not logged in")
+        if self.config.old:
+            user.stopping = True
+        else:
+            self._stop_client(user)
         return envelope({"Details": "Disconnected"})
+
+    def _stop_client(self, user: WuzapiUser) -> None:
+        user.stopping = False
+        user.client = user.connected = False
+        user.clients = 0
 
     @user_route
     async def logout(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/logout unlinks the device."""
         if not user.client:
             return failure(500, "no session")
-        if not user.jid:
+        if not user.paired:
             return failure(500, "not logged in")
         self._unlink(user)
         return envelope({"Details": "Logged out"})
 
     @user_route
     async def set_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """POST /session/hmac/config."""
+        """POST /session/hmac/config (newer builds only); a stored key is readable again."""
+        if self.config.old:
+            return not_found()
         key = (await read_json(request)).get("hmac_key")
         if not isinstance(key, str) or len(key) < 32:
             return failure(400, "HMAC key must be at least 32 characters long")
         user.hmac_key = key
+        user.hmac_unreadable = False
         return envelope({"Details": "HMAC configuration saved successfully"})
 
     @user_route
     async def get_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/hmac/config answers without the envelope, as API.md shows."""
+        if self.config.old:
+            return not_found()
         return web.json_response({"hmac_key": "***" if user.hmac_key else ""})
 
     @user_route
     async def delete_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """DELETE /session/hmac/config."""
+        if self.config.old:
+            return not_found()
         user.hmac_key = None
         return envelope({"Details": "HMAC configuration deleted successfully"})
 
     @user_route
     async def set_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/s3/config: only media_delivery matters to the simulator."""
+        if self.config.old:
+            return not_found()
         delivery = (await read_json(request)).get("media_delivery", "base64")
         if delivery not in ("base64", "s3", "both"):
             return failure(400, "invalid media_delivery")
@@ -527,11 +617,15 @@ class WuzapiSimulator:
     @user_route
     async def get_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/s3/config."""
+        if self.config.old:
+            return not_found()
         return envelope({"enabled": False, "media_delivery": user.media_delivery})
 
     @user_route
     async def delete_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """DELETE /session/s3/config."""
+        if self.config.old:
+            return not_found()
         user.media_delivery = "base64"
         return envelope({"Details": "S3 configuration deleted successfully"})
 
@@ -593,15 +687,19 @@ class WuzapiSimulator:
         given_id = body.get("Id")
         sent_id = given_id if isinstance(given_id, str) and given_id else message_id()
         chat = _jid(phone)
+        stamp = now()
+        timestamp: int | str = (
+            stamp.isoformat(timespec="seconds") if self.config.old else int(stamp.timestamp())
+        )
+        answer = {"Details": "Sent", "Timestamp": timestamp, "Id": sent_id}
+        if any(record["id"] == sent_id for record in user.sent):
+            # WhatsApp keeps one message per id: sending it again changes nothing.
+            return envelope(answer)
         user.sent.append({"endpoint": endpoint, "id": sent_id, "body": body})
         user.chat.append(_chat_line_sent(sent_id, chat, body))
         if receipts and self.config.auto_receipts:
             self.sender.later(self._auto_receipts(user, chat, sent_id))
-        stamp = now()
-        timestamp: int | str = (
-            stamp.isoformat(timespec="seconds") if self.config.legacy else int(stamp.timestamp())
-        )
-        return envelope({"Details": "Sent", "Timestamp": timestamp, "Id": sent_id})
+        return envelope(answer)
 
     async def _auto_receipts(self, user: WuzapiUser, chat: str, sent_id: str) -> None:
         for state in ("Delivered", "Read"):
@@ -616,7 +714,33 @@ class WuzapiSimulator:
         for name in required:
             if not body.get(name):
                 return failure(400, f"missing {name} in Payload")
+        if (panic := self._old_build_panic(request, body)) is not None:
+            return panic
+        if request.path == "/chat/react":
+            return self._react(user, body)
         return await self._sent(user, request.path, body, receipts=receipts)
+
+    def _react(self, user: WuzapiUser, body: dict[str, Any]) -> web.Response:
+        """wuzapi answers a reaction with the target's id (`me:` stripped): no id of its own."""
+        target = str(body["Id"]).removeprefix("me:")
+        record_body = dict(body)
+        if self.config.old:
+            record_body.pop("Participant", None)  # old react has no Participant
+        user.sent.append({"endpoint": "/chat/react", "id": None, "body": record_body})
+        return envelope({"Details": "Sent", "Timestamp": int(now().timestamp()), "Id": target})
+
+    def _old_build_panic(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        """Old handlers other than text and image dereference a nil message on a reply."""
+        context = body.get("ContextInfo")
+        replying = isinstance(context, dict) and (
+            context.get("StanzaID") or context.get("MentionedJID")
+        )
+        if not (self.config.old and replying and request.path in OLD_BUILD_PANICS_ON_REPLY):
+            return None
+        # Go recovers the panic and closes the connection without an answer.
+        if request.transport is not None:
+            request.transport.close()
+        raise web.HTTPInternalServerError
 
     @send_route(need_phone=True)
     async def send_media(
@@ -628,15 +752,19 @@ class WuzapiSimulator:
         data = body.get(field_name)
         if not isinstance(data, str) or not data:
             return failure(400, f"missing {field_name} in Payload")
+        if (panic := self._old_build_panic(request, body)) is not None:
+            return panic
+        if self.config.old and kind == "audio" and not data.startswith("data:audio/ogg"):
+            return failure(400, 'Audio data should start with "data:audio/ogg;base64,"')
         if kind == "document":
             if not body.get("FileName"):
                 return failure(400, "missing FileName in Payload")
-            if self.config.legacy and not data.startswith("data:application/octet-stream"):
+            if self.config.old and not data.startswith("data:application/octet-stream"):
                 return failure(
                     400, 'Document data should start with "data:application/octet-stream;base64,"'
                 )
         if data.startswith(("http://", "https://")):
-            if self.config.legacy:
+            if self.config.old:
                 return failure(400, f"{field_name} data should start with data:")
         elif _decode_data_url(data) is None:
             return failure(400, "could not decode base64 encoded data from payload")
@@ -650,6 +778,8 @@ class WuzapiSimulator:
         for name in ("Latitude", "Longitude"):
             if not isinstance(body.get(name), int | float) or not body[name]:
                 return failure(400, f"missing {name} in Payload")
+        if (panic := self._old_build_panic(request, body)) is not None:
+            return panic
         return await self._sent(user, request.path, body)
 
     @send_route(need_phone=False)
@@ -703,7 +833,9 @@ class WuzapiSimulator:
     async def download(
         self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
     ) -> web.Response:
-        """POST /chat/download*: media the simulator put into an inbound message."""
+        """POST /chat/download*: media the simulator put into an inbound message (newer builds)."""
+        if self.config.old:
+            return not_found()
         path = str(body.get("DirectPath") or urlsplit(str(body.get("Url") or "")).path)
         stored = user.media.get(path)
         if stored is None:
@@ -723,7 +855,9 @@ class WuzapiSimulator:
         users = []
         for phone in phones:
             digits = "".join(ch for ch in str(phone) if ch.isdigit())
-            found = self.on_whatsapp is None or digits in self.on_whatsapp
+            # whatsmeow's IsOnWhatsApp finds nobody without the international "+".
+            known = self.on_whatsapp is None or digits in self.on_whatsapp
+            found = str(phone).startswith("+") and known
             users.append(
                 {
                     "Query": str(phone),
@@ -742,19 +876,21 @@ class WuzapiSimulator:
             return
         if event["type"] not in user.events and "All" not in user.events:
             return
+        if self.config.old and event["type"] not in OLD_BUILD_EVENTS:
+            return  # old builds post no session events
         headers: dict[str, str] = {}
         if self.config.webhook_format == "json":
             body = json_bytes({**event, "userID": user.id, "instanceName": user.name})
             content_type = "application/json"
         else:
             fields = {"jsonData": json_bytes(event).decode()}
-            if self.config.legacy:
+            if self.config.old:
                 fields["token"] = user.token
             else:
                 fields |= {"userID": user.id, "instanceName": user.name}
             body = urlencode(sorted(fields.items())).encode()
             content_type = "application/x-www-form-urlencoded"
-        if user.hmac_key:
+        if user.hmac_key and not self.config.old and not user.hmac_unreadable:
             headers["x-hmac-signature"] = hmac_hex(user.hmac_key, body)
         await self.sender.post("wuzapi", user.webhook, body, content_type, headers)
 
@@ -765,6 +901,7 @@ class WuzapiSimulator:
 
     async def _pair(self, user: WuzapiUser, phone: str, name: str) -> None:
         user.jid = phone
+        user.paired = True
         user.push_name = name
         user.qr_payload = ""
         user.linking_code = ""
@@ -778,10 +915,10 @@ class WuzapiSimulator:
         await self._emit(user, {"type": "Connected", "event": {}})
 
     def _unlink(self, user: WuzapiUser) -> None:
-        user.jid = ""
-        user.connected = False
-        user.client = False
+        """The device is gone; the database keeps the old jid."""
+        user.paired = False
         user.qr_payload = ""
+        self._stop_client(user)
 
     # Control API (the phone side)
 
@@ -793,7 +930,7 @@ class WuzapiSimulator:
         """The phone scans the QR code currently shown."""
         user = self._control_user(request)
         body = await read_json(request)
-        if not user.connected or user.jid or not user.qr_payload:
+        if not user.connected or user.paired or not user.qr_payload:
             raise web.HTTPConflict(text="this user is not showing a QR code")
         if body.get("qr") not in (None, user.qr_payload):
             raise web.HTTPConflict(text="that QR code has expired")
@@ -812,7 +949,7 @@ class WuzapiSimulator:
     async def control_rotate_qr(self, request: web.Request) -> web.Response:
         """WhatsApp rotates the QR code (about every 20 s on a real server)."""
         user = self._control_user(request)
-        if not user.connected or user.jid:
+        if not user.connected or user.paired:
             raise web.HTTPConflict(text="this user is not showing a QR code")
         await self._new_qr(user)
         return web.json_response({"qr": user.qr_payload})
@@ -820,8 +957,7 @@ class WuzapiSimulator:
     async def control_qr_timeout(self, request: web.Request) -> web.Response:
         """Nobody scanned in time: the client is destroyed."""
         user = self._control_user(request)
-        user.connected = False
-        user.client = False
+        self._stop_client(user)
         user.qr_payload = ""
         await self._emit(user, {"type": "QRTimeout", "event": "timeout"})
         return web.json_response(user.public())
@@ -847,6 +983,27 @@ class WuzapiSimulator:
         await self._emit(user, {"type": "LoggedOut", "event": {"OnConnect": False, "Reason": 0}})
         return web.json_response(user.public())
 
+    async def control_lose_hmac_key(self, request: web.Request) -> web.Response:
+        """The server cannot decrypt the stored key any more: it posts unsigned until set again.
+
+        (The real server does so when WUZAPI_GLOBAL_ENCRYPTION_KEY is unset or changed.)
+        """
+        user = self._control_user(request)
+        user.hmac_unreadable = True
+        return web.json_response(user.public())
+
+    async def control_restart(self, request: web.Request) -> web.Response:
+        """The server restarts: no client runs until connect.
+
+        With "forget", its database was reset too: every user lost webhook, events and key.
+        """
+        forget = bool((await read_json(request)).get("forget", False))
+        for user in self.users.values():
+            self._stop_client(user)
+            if forget:
+                user.webhook, user.events, user.hmac_key = "", [], None
+        return web.json_response([user.public() for user in self.users.values()])
+
     async def control_noise(self, request: web.Request) -> web.Response:
         """A protocol message without user content, as sent right after pairing."""
         user = self._control_user(request)
@@ -862,7 +1019,9 @@ class WuzapiSimulator:
         body = await read_json(request)
         ids = body.get("ids") or []
         chat = _jid(str(body.get("chat", "491700000002")))
-        await self._emit(user, _receipt_event(chat, ids, str(body.get("state", "Read"))))
+        state = str(body.get("state", "Read"))
+        if state in RECEIPTS_POSTED:  # the server drops every other receipt
+            await self._emit(user, _receipt_event(chat, ids, state))
         return web.json_response({"ids": ids})
 
     async def control_sent(self, request: web.Request) -> web.Response:

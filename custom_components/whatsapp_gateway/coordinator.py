@@ -56,14 +56,14 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
             always_update=False,
         )
         self.gateway = gateway
+        # Status readings in a row that found the session disconnected.
+        self._disconnected_readings = 0
 
     async def _async_update_data(self) -> SessionStatus:
         try:
             status = await self.gateway.status()
-            if status.state is SessionState.DISCONNECTED:
-                # Paired but not running (e.g. the gateway restarted): start it again.
-                await self.gateway.connect()
-                status = await self.gateway.status()
+            if self._should_reconnect(status):
+                status = await self._async_reconnect(status)
         except GatewayAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN,
@@ -83,8 +83,45 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
         ):
             # During setup Home Assistant starts the reauth flow itself.
             raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="logged_out")
+        if (
+            self.data is not None
+            and self.data.state is SessionState.LOGGED_OUT
+            and status.state is SessionState.DISCONNECTED
+        ):
+            # The gateway pushed the unlink; a status reading cannot tell it from a drop.
+            return self.data
         self._reauth_if_unlinked(self.data, status)
         return status
+
+    async def _async_reconnect(self, status: SessionStatus) -> SessionStatus:
+        """Start the session; a gateway that refuses stays disconnected until the next try."""
+        try:
+            await self.gateway.connect()
+        except GatewayAuthError:
+            raise
+        except GatewayError as err:
+            LOGGER.debug("Starting the WhatsApp session again failed: %s", err)
+            return status
+        return await self.gateway.status()
+
+    def _should_reconnect(self, status: SessionStatus) -> bool:
+        """Start the session again only when nothing else will.
+
+        A gateway that holds no client is started at once. A disconnected one may be
+        reconnecting by itself (wuzapi's whatsmeow does, and a connect meanwhile starts a
+        second client), so that waits until two readings in a row found it down, and then
+        backs off: connect at the 2nd, 4th, 8th … reading, at most every 32nd.
+        """
+        if status.state is not SessionState.DISCONNECTED:
+            self._disconnected_readings = 0
+            return False
+        if self.data is not None and self.data.state is SessionState.LOGGED_OUT:
+            return False  # linking again is the reauth flow's job
+        self._disconnected_readings += 1
+        if status.stopped:
+            return True
+        readings = self._disconnected_readings
+        return readings >= 2 and (readings & (readings - 1) == 0 or readings % 32 == 0)
 
     def _reauth_if_unlinked(self, previous: SessionStatus, status: SessionStatus) -> None:
         """Ask the user to link the phone again; a reauth flow already running is reused."""

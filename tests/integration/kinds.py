@@ -36,6 +36,8 @@ from custom_components.whatsapp_gateway.const import (
 )
 from custom_components.whatsapp_gateway.gateway import create_gateway
 from custom_components.whatsapp_gateway.gateway.media import from_data_url
+from simulator import WuzapiConfig
+from simulator.wuzapi import OLD_BUILD
 from tests.conftest import (
     API_KEY,
     CHATAPI_INSTANCE,
@@ -74,12 +76,23 @@ class Kind(ABC):
     unlinked_state: ClassVar[str] = "pairing"
     # Whether Home Assistant polls this gateway for messages unless told to use the webhook.
     polled: ClassVar[bool] = False
+    # Whether the gateway's status names the linked number (the entry's title and unique id).
+    tells_own_number: ClassVar[bool] = True
     # The form field holding the secret the gateway checks.
     secret_field: ClassVar[str] = CONF_TOKEN
 
     def __init__(self, simulator: SimulatorHandle) -> None:
         self.simulator = simulator
         self.polls = self.polled
+
+    @classmethod
+    def simulator_options(cls) -> dict[str, Any]:
+        """How the simulator must be configured for this driver (the defaults here)."""
+        return {}
+
+    def account(self) -> str:
+        """The unique id the config flow gives the account."""
+        return self.phone if self.tells_own_number else self.entry_data()[CONF_URL]
 
     def chat_id(self, phone: str = CONTACT) -> str:
         """How the gateway names a person's chat in incoming messages."""
@@ -101,7 +114,7 @@ class Kind(ABC):
         return MockConfigEntry(
             domain=DOMAIN,
             title=title,
-            unique_id=self.phone,
+            unique_id=self.account(),
             data={
                 CONF_KIND: self.name,
                 **self.entry_data(),
@@ -208,6 +221,21 @@ class Wuzapi(Kind):
                 )
             )
         return result
+
+
+class WuzapiOldBuild(Wuzapi):
+    """The same user on a May-2025 wuzapi build: unsigned posts, no session events.
+
+    Its status says neither the number nor that the phone unlinked: the reconnect that follows
+    shows the QR code again instead.
+    """
+
+    unlinked_state = "pairing"
+    tells_own_number = False
+
+    @classmethod
+    def simulator_options(cls) -> dict[str, Any]:
+        return {"wuzapi": WuzapiConfig(build=OLD_BUILD, auto_receipts=False)}
 
 
 class Maytapi(Kind):
@@ -360,4 +388,10 @@ class Waabot(Kind):
         return result
 
 
-KINDS: dict[str, type[Kind]] = {kind.name: kind for kind in (Wuzapi, Maytapi, ChatApi, Waabot)}
+KINDS: dict[str, type[Kind]] = {
+    "wuzapi": Wuzapi,
+    f"wuzapi-{OLD_BUILD}": WuzapiOldBuild,
+    "maytapi": Maytapi,
+    "chatapi": ChatApi,
+    "waabot": Waabot,
+}

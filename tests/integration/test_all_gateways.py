@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -22,7 +23,7 @@ from custom_components.whatsapp_gateway.const import (
     EVENT_MESSAGE_RECEIVED,
 )
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
-from tests.conftest import SimulatorHandle
+from tests.conftest import StartSimulator
 
 from .conftest import Bus, configure, poll, reauth_flows, setup_entry, start, state, watcher_done
 from .kinds import CONTACT, KINDS, Kind, Sent
@@ -34,9 +35,12 @@ ANNA = f"{CONTACT}@s.whatsapp.net"
 
 
 @pytest.fixture(params=list(KINDS))
-def kind(request: pytest.FixtureRequest, simulator: SimulatorHandle) -> Kind:
-    """Each gateway kind in turn, driving the simulator's product."""
-    return KINDS[request.param](simulator)
+async def kind(
+    request: pytest.FixtureRequest, start_simulator: StartSimulator, ha_client: TestClient
+) -> Kind:
+    """Each gateway kind (and wuzapi build) in turn, driving the simulator's product."""
+    driver = KINDS[request.param]
+    return driver(await start_simulator(**driver.simulator_options()))
 
 
 @pytest.fixture
@@ -78,13 +82,14 @@ async def test_flow_links_by_qr(
     await watcher_done(hass, result)
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"+{kind.phone}"
+    account = kind.account()
+    assert result["title"] == (f"+{kind.phone}" if kind.tells_own_number else account)
     entry = result["result"]
-    assert entry.unique_id == kind.phone
+    assert entry.unique_id == account
     assert entry.data["kind"] == kind.name
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    session = entity_registry.async_get_entity_id("sensor", DOMAIN, f"{kind.phone}_session")
+    session = entity_registry.async_get_entity_id("sensor", DOMAIN, f"{account}_session")
     assert session is not None
     assert state(hass, session).state == "connected"
 
@@ -118,7 +123,7 @@ async def test_incoming_message(
     assert data == {
         "config_entry_id": account.entry_id,
         "device_id": device.id,
-        "account": kind.phone,
+        "account": kind.account(),
         "message_id": kind.message_id("MSG1"),
         "chat_id": kind.chat_id(),
         "sender": CONTACT,
@@ -179,9 +184,7 @@ async def test_image_reply_in_a_group(
     assert state(hass, "event.home_message").attributes["event_type"] == "image"
 
 
-async def test_own_messages_and_redelivery(
-    hass: HomeAssistant, kind: Kind, simulator: SimulatorHandle, bus: Bus
-) -> None:
+async def test_own_messages_and_redelivery(hass: HomeAssistant, kind: Kind, bus: Bus) -> None:
     """Own messages fire no event; a webhook post delivered twice fires once.
 
     Chat-API is set to its webhook here, to have something to deliver twice.
@@ -194,6 +197,7 @@ async def test_own_messages_and_redelivery(
     await kind.receive(hass, text="hello", **{"from": CONTACT})
     assert [event.data["text"] for event in received] == ["hello"]
 
+    simulator = kind.simulator
     delivery = simulator.state.sender.log[-1]  # the gateway retries its last post
     async with simulator.session.post(
         delivery.url, data=delivery.body, headers=delivery.headers

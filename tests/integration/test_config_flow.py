@@ -325,7 +325,7 @@ async def test_reauth_other_phone(
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
-    assert wuzapi_user(simulator).jid == ""
+    assert not wuzapi_user(simulator).paired
 
 
 @pytest.mark.parametrize(("status", "error"), [(503, "cannot_connect"), (401, "invalid_auth")])

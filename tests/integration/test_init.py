@@ -110,15 +110,39 @@ async def test_unreachable_then_back(
     assert "data recovered" in caplog.text
 
 
-async def test_dropped_session_reconnects(
+async def test_dropped_socket_is_left_to_reconnect_by_itself(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
-    """A session the gateway lost (still paired) is connected again by the status poll."""
+    """One disconnected reading starts nothing: whatsmeow is reconnecting, and a connect
+    meanwhile would start a second client on the server."""
+    user = next(iter(simulator.state.wuzapi.users.values()))
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/drop_socket")
     await hass.async_block_till_done()
     await poll(hass)
+    assert state(hass, "sensor.home_session").state == "disconnected"
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/reconnect")
+    await poll(hass)
     assert state(hass, "sensor.home_session").state == "connected"
-    assert next(iter(simulator.state.wuzapi.users.values())).connected
+    assert user.clients == 1
+
+
+async def test_stopped_session_is_started_again(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A restarted gateway runs no client: the second disconnected reading connects it, the
+    fourth would try again, not every one in between."""
+    user = next(iter(simulator.state.wuzapi.users.values()))
+    await simulator.control("wuzapi/restart")
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "disconnected"
+    assert not user.client
+    await simulator.fault(status=500, path="/session/connect")  # the first try fails
+    await poll(hass)
+    await poll(hass)
+    assert not user.client
+    await poll(hass)
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert user.clients == 1
 
 
 async def test_logout_from_phone(

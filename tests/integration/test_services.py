@@ -358,7 +358,7 @@ async def test_send_image_entity(
     await hass.async_block_till_done()
     assert hass.states.get("image.home_qr_code").state != "unavailable"
     user = next(iter(simulator.state.wuzapi.users.values()))
-    user.jid = "491511234567"  # linked again, so that it can send
+    user.paired = True  # linked again, so that it can send
     await call(
         hass,
         "send_file",

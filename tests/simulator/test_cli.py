@@ -28,7 +28,8 @@ def test_options_become_configuration() -> None:
                 "b",
                 "--wuzapi-webhook-format",
                 "json",
-                "--wuzapi-legacy",
+                "--wuzapi-build",
+                "2025-05",
                 "--maytapi-phone-id",
                 "7",
                 "--maytapi-ack-interval",
@@ -42,7 +43,7 @@ def test_options_become_configuration() -> None:
     )
     assert config.products == ("wuzapi",)
     assert config.wuzapi.user_tokens == ("a", "b")
-    assert (config.wuzapi.webhook_format, config.wuzapi.legacy) == ("json", True)
+    assert (config.wuzapi.webhook_format, config.wuzapi.build) == ("json", "2025-05")
     assert (config.maytapi.phone_ids, config.maytapi.ack_interval) == (("7",), 0)
     assert (config.chatapi.instance_id, config.waabot.email) == ("77", "me@example.com")
     defaults = config_from(parse_args([]))

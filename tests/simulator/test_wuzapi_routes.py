@@ -89,7 +89,8 @@ async def test_session_routes(simulator: SimulatorHandle) -> None:
     assert (await call(simulator, "POST", "/session/logout", USER))[1]["error"] == "not logged in"
     status, answer = await call(simulator, "POST", "/session/disconnect?clear=true", USER)
     assert answer["data"] == {"Details": "Disconnected"}
-    assert (await call(simulator, "GET", "/session/qr", USER))[1]["error"] == "not connected"
+    # The client is gone after a disconnect.
+    assert (await call(simulator, "GET", "/session/qr", USER))[1]["error"] == "no session"
     assert (await call(simulator, "GET", "/session/status", {"Token": "x"}))[0] == 401
 
 

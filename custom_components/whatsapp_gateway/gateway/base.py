@@ -20,6 +20,7 @@ from .errors import (
 from .models import (
     Capability,
     InboundEvent,
+    InboundMedia,
     LoginQr,
     OutgoingMedia,
     PhoneCheck,
@@ -101,11 +102,18 @@ class Gateway(ABC):
                 response = Response(resp.status, dict(resp.headers), body)
         except TimeoutError as err:
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} did not answer the {what} request in time"
+                f"The gateway at {self._base_url} did not answer the {what} request in time",
+                maybe_delivered=True,
+            ) from err
+        except aiohttp.ClientConnectorError as err:
+            # Refused, unresolvable or unroutable: the request never left.
+            raise GatewayConnectionError(
+                f"Cannot reach the gateway at {self._base_url} ({what}): {err}"
             ) from err
         except aiohttp.ClientError as err:
             raise GatewayConnectionError(
-                f"Cannot reach the gateway at {self._base_url} ({what}): {err}"
+                f"The gateway at {self._base_url} dropped the {what} request: {err}",
+                maybe_delivered=True,
             ) from err
         if response.status == 429:
             raise GatewayRateLimited(
@@ -113,8 +121,10 @@ class Gateway(ABC):
                 retry_after(response.headers),
             )
         if response.status in (502, 503, 504):
+            # A proxy's 502/504 may come after the gateway behind it acted; a 503 is a refusal.
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} is unavailable (HTTP {response.status}, {what})"
+                f"The gateway at {self._base_url} is unavailable (HTTP {response.status}, {what})",
+                maybe_delivered=response.status != 503,
             )
         return response
 
@@ -147,8 +157,10 @@ class Gateway(ABC):
     # Sending
 
     @abstractmethod
-    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
-        """Send a text message."""
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None, message_id: str | None = None
+    ) -> SentMessage:
+        """Send a text message (with the given id where the gateway lets the client choose)."""
 
     @abstractmethod
     async def send_media(
@@ -158,8 +170,13 @@ class Gateway(ABC):
         *,
         caption: str | None = None,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         """Send a file, encoded the way the gateway wants it."""
+
+    def new_message_id(self) -> str | None:
+        """An id for a message about to be sent; None where the gateway picks its own."""
+        return None
 
     async def send_location(
         self, to: str, latitude: float, longitude: float, *, name: str | None = None
@@ -197,6 +214,19 @@ class Gateway(ABC):
     async def get_webhook(self) -> str | None:
         """The URL the gateway currently posts its events to."""
 
+    async def webhook_matches(self, url: str, secret: str | None) -> bool:
+        """Whether the gateway still posts what we need to this URL (as configure_webhook set)."""
+        return await self.get_webhook() == url
+
+    @property
+    def webhook_auth(self) -> str:
+        """How a post is known to come from this account: `hmac`, `token` or `secret_url`."""
+        return "secret_url"
+
+    def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
+        """True for a post without the signature this gateway was told to add."""
+        return False
+
     @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """Turn a webhook body into events; pure, no I/O; raises only GatewayResponseError."""
@@ -208,6 +238,10 @@ class Gateway(ABC):
     async def poll_events(self, cursor: str | None) -> tuple[list[InboundEvent], str | None]:
         """Fetch events since the cursor, for gateways that cannot push."""
         raise self._unsupported("polling for messages")
+
+    async def download_media(self, media: InboundMedia) -> InboundMedia:
+        """The media with its bytes, fetched through the handle the webhook gave."""
+        raise self._unsupported("downloading media")
 
     def _unsupported(self, feature: str) -> GatewayUnsupported:
         return GatewayUnsupported(f"The {self.kind} gateway does not support {feature}")

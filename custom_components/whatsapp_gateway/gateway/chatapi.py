@@ -196,7 +196,9 @@ class ChatApiGateway(Gateway):
         # The oldest builds answer {"sent": true} without the id of the new message.
         return SentMessage(message_id=p.get_str(answer, "id") or "", chat_id=str(chat))
 
-    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None, message_id: str | None = None
+    ) -> SentMessage:
         """POST /sendMessage."""
         return await self._send(
             "/sendMessage", to, {"body": text}, what="send text", reply_to=reply_to
@@ -209,6 +211,7 @@ class ChatApiGateway(Gateway):
         *,
         caption: str | None = None,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         """POST /sendPTT for voice notes, POST /sendFile with a data URL for everything else."""
         if media.kind is MediaKind.STICKER:

@@ -12,7 +12,17 @@ class GatewayError(Exception):
 
 
 class GatewayConnectionError(GatewayError):
-    """The gateway could not be reached (network error, time-out, 5xx without an answer)."""
+    """The gateway could not be reached (network error, time-out, 5xx without an answer).
+
+    `maybe_delivered` is True when the request may have reached the gateway before the
+    answer was lost (a time-out, a dropped connection, a proxy's 502/504): repeating it could
+    do the same thing twice.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = False) -> None:
+        """Say whether the gateway may have acted on the request."""
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class GatewayAuthError(GatewayError):

@@ -236,7 +236,9 @@ class MaytapiGateway(Gateway):
             chat_id=canonical_jid(chat_id) if chat_id else chat.jid("c.us"),
         )
 
-    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None, message_id: str | None = None
+    ) -> SentMessage:
         """sendMessage type text."""
         return await self._send(
             to, {"type": "text", "message": text}, what="send text", reply_to=reply_to
@@ -249,6 +251,7 @@ class MaytapiGateway(Gateway):
         *,
         caption: str | None = None,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         """sendMessage type media with a data URL; Maytapi infers image/video/audio/document."""
         if media.kind is MediaKind.STICKER:

@@ -34,6 +34,10 @@ class Capability(StrEnum):
     VOICE = "voice"
     MARK_READ = "mark_read"
     CHECK_PHONE = "check_phone"
+    # The client chooses the id of a message it sends, so a retry cannot send it twice.
+    CLIENT_MESSAGE_ID = "client_message_id"
+    # Media that was not inlined in the webhook can be fetched afterwards.
+    MEDIA_DOWNLOAD = "media_download"
 
 
 class MessageKind(StrEnum):
@@ -105,6 +109,8 @@ class SessionStatus:
     name: str | None = None
     qr: LoginQr | None = None
     detail: str | None = None
+    # The gateway holds no client for the session: starting one cannot leak another.
+    stopped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +161,17 @@ class SentMessage:
 
 @dataclass(frozen=True, slots=True)
 class InboundMedia:
-    """Media attached to an incoming message: inline bytes, a URL, or only its description."""
+    """Media attached to an incoming message: inline bytes, a URL, or only its description.
+
+    `download` is the gateway's own handle for fetching bytes that were not inlined
+    (`Gateway.download_media`); None when there is nothing to fetch.
+    """
 
     mime_type: str | None = None
     filename: str | None = None
     url: str | None = None
     data: bytes | None = field(default=None, repr=False)
+    download: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,7 +278,9 @@ class WaabotGateway(Gateway):
         if reply_to:
             raise self._unsupported("replies to a message")
 
-    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None, message_id: str | None = None
+    ) -> SentMessage:
         """POST /whatsapp/message."""
         self._check_reply(reply_to)
         chat = parse_chat_id(to)
@@ -297,6 +299,7 @@ class WaabotGateway(Gateway):
         *,
         caption: str | None = None,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         """Multipart upload to /whatsapp/message/image|video|audio|doc."""
         self._check_reply(reply_to)

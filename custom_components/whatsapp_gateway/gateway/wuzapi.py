@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .errors import (
     GatewayAuthError,
     GatewayNotLoggedIn,
     GatewayResponseError,
+    GatewayUnsupported,
 )
 from .media import decode_base64, from_data_url, to_data_url
 from .models import (
@@ -31,6 +33,7 @@ from .models import (
     IncomingMessage,
     LoginQr,
     MediaKind,
+    MessageKind,
     MessageStatusUpdate,
     OutgoingMedia,
     PhoneCheck,
@@ -56,11 +59,30 @@ SUBSCRIBED_EVENTS: Final = (
     "TemporaryBan",
     "ClientOutdated",
 )
+# The only names May-2025 builds know; user creation with any other one answers 400.
+OLD_BUILD_EVENTS: Final = ("Message", "ReadReceipt")
 SIGNATURE_HEADER: Final = "x-hmac-signature"
 
-# Error texts wuzapi answers with (HTTP 500) when the session cannot serve a request.
-_NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in")
+# Error texts wuzapi answers with (HTTP 500) when the session cannot serve a request. A client
+# that exists but was never paired says "...the store doesn't contain a device JID".
+_NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in", "device jid")
 _ALREADY_UP_ERRORS = ("already connected", "already logged in", "already loggedin")
+# Stopping a client whose socket is down answers this; the client is stopped all the same.
+_ALREADY_DOWN_ERRORS = ("no session", "not logged in")
+# Pauses while waiting for a stopped client to go away (old builds stop it asynchronously).
+_RESTART_WAITS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+# Media kinds May-2025 builds can send as a reply (the others panic on a ContextInfo).
+_OLD_BUILD_REPLY_KINDS: Final = frozenset({MediaKind.IMAGE})
+_DOWNLOAD_ROUTES: Final = {
+    MessageKind.IMAGE: "image",
+    MessageKind.VIDEO: "video",
+    MessageKind.AUDIO: "audio",
+    MessageKind.VOICE: "audio",
+    MessageKind.DOCUMENT: "document",
+    MessageKind.STICKER: "sticker",
+}
+# Our own sent messages, in the map of quoted senders: the own JID is filled in when replying.
+_OWN = "me"
 
 _SESSION_EVENTS: Final = {
     "connected": SessionState.CONNECTED,
@@ -78,8 +100,7 @@ _RECEIPT_STATES: Final = {
     "delivered": DeliveryStatus.DELIVERED,
     "": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.READ,
-    "played": DeliveryStatus.PLAYED,
-}
+}  # wuzapi drops every other receipt (played, inactive, …) before posting
 _MEDIA_ENDPOINTS: Final = {
     MediaKind.IMAGE: ("image", "Image"),
     MediaKind.VIDEO: ("video", "Video"),
@@ -116,6 +137,8 @@ class WuzapiGateway(Gateway):
             Capability.VOICE,
             Capability.MARK_READ,
             Capability.CHECK_PHONE,
+            Capability.CLIENT_MESSAGE_ID,
+            Capability.MEDIA_DOWNLOAD,
         }
     )
 
@@ -132,6 +155,20 @@ class WuzapiGateway(Gateway):
         self._admin_token = admin_token
         # Replies in WhatsApp must name the quoted message's sender; remember recent ones.
         self._senders: OrderedDict[str, str] = OrderedDict()
+        self._own_jid: str | None = None
+        # What the server is, learnt from its answers: None until known.
+        self._old_build: bool | None = None
+        self._signs: bool | None = None
+
+    @property
+    def old_build(self) -> bool | None:
+        """Whether the server is a May-2025 build (None until a status answer told)."""
+        return self._old_build
+
+    @property
+    def webhook_auth(self) -> str:
+        """Signed posts, or (builds that cannot sign) the user token in each form post."""
+        return "token" if self._signs is False else "hmac"
 
     async def _call(
         self,
@@ -156,6 +193,11 @@ class WuzapiGateway(Gateway):
         if response.status in (401, 403):
             which = "admin token" if admin else "user token"
             raise GatewayAuthError(f"The wuzapi server rejected the {which}")
+        if response.status == 404 and not response.body.lstrip().startswith(b"{"):
+            # Go's file server answers routes a build does not have: "404 page not found".
+            raise GatewayUnsupported(
+                f"This wuzapi server has no {path} (an older build); update wuzapi for {what}"
+            )
         envelope = response.json(what)
         if 200 <= response.status < 300 and p.get(envelope, "success") is not False:
             data = p.get(envelope, "data")
@@ -194,7 +236,20 @@ class WuzapiGateway(Gateway):
         }
         if hmac_key:
             body["hmacKey"] = hmac_key
-        data = await self._call("POST", "/admin/users", what="create user", body=body, admin=True)
+        try:
+            data = await self._call(
+                "POST", "/admin/users", what="create user", body=body, admin=True
+            )
+        except GatewayResponseError as err:
+            if "invalid event" not in str(err).lower():
+                raise
+            # A May-2025 build: only the old event names, and nothing it does not know.
+            self._old_build = True
+            old_body = {key: body[key] for key in ("name", "token", "webhook", "osname")}
+            old_body["events"] = ",".join(OLD_BUILD_EVENTS)
+            data = await self._call(
+                "POST", "/admin/users", what="create user", body=old_body, admin=True
+            )
         return WuzapiUser(
             id=p.require_str(data, "id", what="new user"),
             name=p.get_str(data, "name") or name,
@@ -218,12 +273,18 @@ class WuzapiGateway(Gateway):
     # Session
 
     async def status(self) -> SessionStatus:
-        """Read /session/status in both the old and the new shape."""
+        """Read /session/status in both the old and the new shape.
+
+        The answer's `name` is the wuzapi user's name, not the WhatsApp account's: not used.
+        """
         try:
             data = await self._call("GET", "/session/status", what="status")
         except GatewayNotLoggedIn:
-            # Old builds answer "no session" until /session/connect is called.
-            return SessionStatus(SessionState.DISCONNECTED, detail="no session")
+            # Only old builds answer "no session": no client until /session/connect.
+            self._old_build = True
+            return SessionStatus(SessionState.DISCONNECTED, detail="no session", stopped=True)
+        # Go writes the old build's keys capitalised and the new build's in lower case.
+        self._old_build = isinstance(data, dict) and "Connected" in data
         connected = p.get_bool(data, "connected")
         logged_in = p.get_bool(data, "loggedIn")
         jid = p.get_str(data, "jid")
@@ -231,20 +292,31 @@ class WuzapiGateway(Gateway):
         qr = LoginQr(image=from_data_url(qr_text, "QR code")) if qr_text else None
         if connected and logged_in:
             state = SessionState.CONNECTED
+        elif connected and jid and qr is None and not self._old_build:
+            # The socket is up and the device known, the login not done yet.
+            state = SessionState.CONNECTING
         elif connected:
             state = SessionState.PAIRING
-        elif jid or p.get(data, "jid") is None:
+        elif logged_in or jid or self._old_build:
+            # Paired, socket down (whatsmeow reconnects) or client not running. Old builds say
+            # no more: whatsmeow clears LoggedIn on every drop, so it cannot tell an unlink.
             state = SessionState.DISCONNECTED
         else:
             # New builds: not running and not paired, so the phone has to be linked again.
             state = SessionState.LOGGED_OUT
+        if jid:
+            self._own_jid = canonical_jid(jid)
         return SessionStatus(
             state=state,
             phone=phone_of(jid),
-            jid=canonical_jid(jid) if jid else None,
-            name=p.get_str(data, "name"),
+            jid=self._own_jid if jid else None,
             qr=qr if state is SessionState.PAIRING else None,
         )
+
+    async def _build_is_old(self) -> bool:
+        if self._old_build is None:
+            await self.status()
+        return bool(self._old_build)
 
     async def connect(self) -> None:
         """Start the session with our event subscription; already running counts as done."""
@@ -261,10 +333,20 @@ class WuzapiGateway(Gateway):
         await self._call("POST", "/session/logout", what="logout")
 
     async def restart(self) -> None:
-        """Disconnect and connect again, keeping the pairing."""
+        """Stop the client, wait until it is gone, and start a new one, keeping the pairing.
+
+        A client whose socket is down answers the disconnect with "not logged in" but stops;
+        old builds stop it asynchronously, so an immediate connect would find it still there.
+        """
         await self._call(
-            "POST", "/session/disconnect", what="disconnect", ok_errors=("no session",)
+            "POST", "/session/disconnect", what="disconnect", ok_errors=_ALREADY_DOWN_ERRORS
         )
+        for pause in _RESTART_WAITS:
+            if (await self.status()).state not in (SessionState.CONNECTED, SessionState.PAIRING):
+                break
+            await asyncio.sleep(pause)
+        else:
+            raise GatewayResponseError("The wuzapi session did not stop when asked to restart")
         await self.connect()
 
     async def login_qr(self) -> LoginQr:
@@ -297,25 +379,41 @@ class WuzapiGateway(Gateway):
         *,
         what: str,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         chat = parse_chat_id(to)
         body = {"Phone": _wire_target(chat), **fields}
+        if message_id:
+            body["Id"] = message_id
         if reply_to:
-            body["ContextInfo"] = {
-                "StanzaID": reply_to,
-                "Participant": self._senders.get(reply_to, chat.jid()),
-            }
+            sender = self._senders.get(reply_to, chat.jid())
+            # Quoting our own message must name our own JID.
+            own = self._own_jid or (await self.status()).jid if sender == _OWN else None
+            body["ContextInfo"] = {"StanzaID": reply_to, "Participant": own or sender}
         data = await self._call("POST", endpoint, what=what, body=body)
+        sent_id = p.require_str(data, "Id", what=f"{what} answer")
+        self._remember_sender(sent_id, _OWN)
         return SentMessage(
-            message_id=p.require_str(data, "Id", what=f"{what} answer"),
+            message_id=sent_id,
             chat_id=chat.jid(),
             timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
         )
 
-    async def send_text(self, to: str, text: str, *, reply_to: str | None = None) -> SentMessage:
+    def new_message_id(self) -> str:
+        """An id shaped like WhatsApp's own; wuzapi sends the message under it."""
+        return "3EB0" + secrets.token_hex(8).upper()
+
+    async def send_text(
+        self, to: str, text: str, *, reply_to: str | None = None, message_id: str | None = None
+    ) -> SentMessage:
         """POST /chat/send/text."""
         return await self._send(
-            "/chat/send/text", to, {"Body": text}, what="send text", reply_to=reply_to
+            "/chat/send/text",
+            to,
+            {"Body": text},
+            what="send text",
+            reply_to=reply_to,
+            message_id=message_id,
         )
 
     async def send_media(
@@ -325,13 +423,19 @@ class WuzapiGateway(Gateway):
         *,
         caption: str | None = None,
         reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> SentMessage:
         """Pick the endpoint from the media kind and upload the file as a data URL.
 
         WhatsApp shows no caption on audio, voice notes and stickers; it is not sent for those.
+        May-2025 builds reply only with text and images, and send audio only as OGG/Opus.
         """
         name, field = _MEDIA_ENDPOINTS[media.kind]
         mime = media.mime_type
+        if (reply_to or media.kind in (MediaKind.AUDIO, MediaKind.VOICE)) and (
+            await self._build_is_old()
+        ):
+            _check_old_build_media(media, reply_to)
         # Old builds only take documents as application/octet-stream data URLs.
         upload_mime = "application/octet-stream" if media.kind is MediaKind.DOCUMENT else mime
         fields: dict[str, Any] = {field: to_data_url(media.data, upload_mime)}
@@ -345,7 +449,12 @@ class WuzapiGateway(Gateway):
         if media.kind is MediaKind.DOCUMENT:
             fields["FileName"] = media.filename
         return await self._send(
-            f"/chat/send/{name}", to, fields, what=f"send {media.kind}", reply_to=reply_to
+            f"/chat/send/{name}",
+            to,
+            fields,
+            what=f"send {media.kind}",
+            reply_to=reply_to,
+            message_id=message_id,
         )
 
     async def send_location(
@@ -366,14 +475,28 @@ class WuzapiGateway(Gateway):
     async def send_reaction(
         self, to: str, message_id: str, emoji: str, *, from_me: bool = False
     ) -> SentMessage:
-        """POST /chat/react; own messages are addressed as `me:<id>`."""
+        """POST /chat/react; own messages are addressed as `me:<id>`.
+
+        wuzapi answers with the id of the message reacted to: a reaction has no id of its own.
+        """
         fields: dict[str, Any] = {
             "Body": emoji or "remove",
             "Id": f"me:{message_id}" if from_me else message_id,
         }
-        if parse_chat_id(to).is_group and message_id in self._senders:
+        if parse_chat_id(to).is_group and self._senders.get(message_id, _OWN) != _OWN:
             fields["Participant"] = self._senders[message_id]
-        return await self._send("/chat/react", to, fields, what="send reaction")
+        chat = parse_chat_id(to)
+        data = await self._call(
+            "POST",
+            "/chat/react",
+            what="send reaction",
+            body={"Phone": _wire_target(chat), **fields},
+        )
+        return SentMessage(
+            message_id="",
+            chat_id=chat.jid(),
+            timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
+        )
 
     async def mark_read(
         self, chat_id: str, message_ids: Sequence[str], *, sender: str | None = None
@@ -392,13 +515,15 @@ class WuzapiGateway(Gateway):
             if number is None:
                 raise GatewayResponseError(f"'{phone}' is not a phone number")
             numbers.append(number)
-        data = await self._call("POST", "/user/check", what="check phones", body={"Phone": numbers})
+        # whatsmeow's IsOnWhatsApp expects the international "+"; the answer echoes it.
+        body = {"Phone": [f"+{number}" for number in numbers]}
+        data = await self._call("POST", "/user/check", what="check phones", body=body)
         users = p.get(data, "Users")
         if not isinstance(users, list):
             raise GatewayResponseError("The wuzapi server's phone check has no user list")
         return [
             PhoneCheck(
-                phone=p.require_str(user, "Query", what="phone check"),
+                phone=p.require_str(user, "Query", what="phone check").lstrip("+"),
                 on_whatsapp=p.get_bool(user, "IsInWhatsapp"),
                 chat_id=canonical_jid(jid) if (jid := p.get_str(user, "JID")) else None,
             )
@@ -408,16 +533,42 @@ class WuzapiGateway(Gateway):
     # Inbound
 
     async def configure_webhook(self, url: str, secret: str | None) -> None:
-        """Point the user's webhook at us and, with a secret, have wuzapi sign its posts."""
+        """Point the user's webhook at us, have wuzapi sign its posts, and inline media.
+
+        Builds without `/session/hmac/config` cannot sign: their posts are then checked by the
+        user token each one carries. Users created outside Home Assistant may have no media
+        delivery set, and then get no media in their webhooks.
+        """
         await self._call(
             "POST",
             "/webhook",
             what="set webhook",
-            body={"webhookURL": url, "events": list(SUBSCRIBED_EVENTS)},
+            body={"webhookURL": url, "events": await self._events()},
         )
         if secret:
+            try:
+                await self._call(
+                    "POST", "/session/hmac/config", what="set HMAC key", body={"hmac_key": secret}
+                )
+                self._signs = True
+            except GatewayUnsupported:
+                self._signs = False
+        await self._ensure_inline_media()
+
+    async def _events(self) -> list[str]:
+        return list(OLD_BUILD_EVENTS if await self._build_is_old() else SUBSCRIBED_EVENTS)
+
+    async def _ensure_inline_media(self) -> None:
+        try:
+            data = await self._call("GET", "/session/s3/config", what="get media delivery")
+        except GatewayUnsupported:
+            return  # old builds always inline media
+        if not p.get_str(data, "media_delivery"):
             await self._call(
-                "POST", "/session/hmac/config", what="set HMAC key", body={"hmac_key": secret}
+                "POST",
+                "/session/s3/config",
+                what="set media delivery",
+                body={"enabled": False, "media_delivery": "base64"},
             )
 
     async def get_webhook(self) -> str | None:
@@ -425,21 +576,50 @@ class WuzapiGateway(Gateway):
         data = await self._call("GET", "/webhook", what="get webhook")
         return p.get_str(data, "webhook")
 
+    async def webhook_matches(self, url: str, secret: str | None) -> bool:
+        """The URL, a subscription that includes messages, and (with a secret) the HMAC key."""
+        data = await self._call("GET", "/webhook", what="get webhook")
+        subscribed = p.get(data, "subscribe")
+        events = set(subscribed) if isinstance(subscribed, list) else set()
+        if p.get_str(data, "webhook") != url or not ({"All", "Message"} & events):
+            return False
+        if not secret or self._signs is False:
+            return True
+        answer = await self._call("GET", "/session/hmac/config", what="get HMAC key")
+        return p.get_str(answer, "hmac_key") is not None
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
-        """Check the HMAC signature; unsigned old builds are checked by their `token` field."""
-        if secret:
+        """Check the HMAC signature; posts of builds that cannot sign must carry our token."""
+        if secret and self._signs is not False:
             signature = _header(headers, SIGNATURE_HEADER) or ""
             expected = hmac_sha256_hex(secret, body)
             # Bytes, because compare_digest raises on non-ASCII text and headers are untrusted.
             return hmac.compare_digest(signature.strip().lower().encode(), expected.encode())
+        token: str | None = None
         if self._token and _is_form(headers, body):
             try:
                 token = _form_fields(body).get("token")
             except GatewayResponseError:
                 return False
-            if token is not None:
-                return hmac.compare_digest(token.encode(), self._token.encode())
-        return True
+        if token is not None:
+            assert self._token is not None
+            return hmac.compare_digest(token.encode(), self._token.encode())
+        # Without a token, only a post to an entry that was given nothing to check passes.
+        return not secret
+
+    def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
+        """A post without a signature although we hold a key the server took."""
+        return bool(secret) and self._signs is not False and not _header(headers, SIGNATURE_HEADER)
+
+    async def download_media(self, media: InboundMedia) -> InboundMedia:
+        """POST /chat/download<kind> with the description the webhook carried."""
+        if media.download is None:
+            raise GatewayResponseError("The message's media has nothing to download")
+        route, body = media.download["route"], media.download["body"]
+        data = await self._call("POST", route, what="download media", body=body)
+        content = from_data_url(p.require_str(data, "Data", what="media download"), "media")
+        mime = p.get_str(data, "Mimetype") or media.mime_type
+        return InboundMedia(mime, media.filename, media.url, content)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """Parse a form (`jsonData=…`) or JSON webhook body into events."""
@@ -500,7 +680,9 @@ class WuzapiGateway(Gateway):
             timestamp=p.parse_timestamp(p.get(info, "Timestamp")) or datetime.now(UTC),
             text=content.text,
             caption=content.caption,
-            media=_media_from(event, content.part) if content.kind in MEDIA_MESSAGE_KINDS else None,
+            media=_media_from(event, content.part, content.kind)
+            if content.kind in MEDIA_MESSAGE_KINDS
+            else None,
             location=content.location,
             contact=content.contact,
             quoted_message_id=content.quoted_message_id,
@@ -539,16 +721,49 @@ def _form_fields(body: bytes) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
 
 
-def _media_from(event: dict[str, Any], part: dict[str, Any]) -> InboundMedia:
-    """Inline base64 or an S3 URL when the server embedded them, else just the description."""
+def _media_from(event: dict[str, Any], part: dict[str, Any], kind: MessageKind) -> InboundMedia:
+    """Inline base64 or an S3 URL when the server embedded them, else how to download it."""
     s3 = p.get_dict(event, "s3")
     inline = p.get_str(event, "base64")
+    data = decode_base64(inline) if inline else None
+    mime = p.get_str(event, "mimeType") or p.get_str(part, "mimetype")
+    download: dict[str, Any] | None = None
+    if data is None and (p.get_str(part, "directPath") or p.get_str(part, "URL")):
+        download = {
+            "route": f"/chat/download{_DOWNLOAD_ROUTES[kind]}",
+            "body": {
+                "Url": p.get_str(part, "URL") or "",
+                "DirectPath": p.get_str(part, "directPath") or "",
+                "MediaKey": p.get_str(part, "mediaKey") or "",
+                "Mimetype": p.get_str(part, "mimetype") or "",
+                "FileEncSHA256": p.get_str(part, "fileEncSHA256") or "",
+                "FileSHA256": p.get_str(part, "fileSHA256") or "",
+                "FileLength": int(p.get_float(part, "fileLength") or 0),
+            },
+        }
     return InboundMedia(
-        mime_type=p.get_str(event, "mimeType") or p.get_str(part, "mimetype"),
+        mime_type=mime,
         filename=p.get_str(event, "fileName") or p.get_str(part, "fileName"),
         url=p.get_str(s3, "url"),
-        data=decode_base64(inline) if inline else None,
+        data=data,
+        download=download,
     )
+
+
+def _check_old_build_media(media: OutgoingMedia, reply_to: str | None) -> None:
+    """What a May-2025 build cannot send (its handlers panic or refuse)."""
+    if reply_to and media.kind not in _OLD_BUILD_REPLY_KINDS:
+        raise GatewayUnsupported(
+            f"This wuzapi version (a May-2025 build) cannot send a {media.kind} as a reply; "
+            "update wuzapi, or send it without replying"
+        )
+    if media.kind in (MediaKind.AUDIO, MediaKind.VOICE) and not media.mime_type.lower().startswith(
+        "audio/ogg"
+    ):
+        raise GatewayUnsupported(
+            "This wuzapi version (a May-2025 build) sends audio only as OGG/Opus voice notes; "
+            f"convert the {media.mime_type} file, or update wuzapi"
+        )
 
 
 def _receipt_from(event: dict[str, Any], inner: Any) -> MessageStatusUpdate | None:
