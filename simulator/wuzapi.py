@@ -1165,7 +1165,8 @@ class WuzapiSimulator:
         if context:
             part["contextInfo"] = context
         info["Type"], info["MediaType"] = "media", "ptt" if kind == "voice" else media_kind
-        if user.media_delivery in ("base64", "both"):
+        # Old builds always inline; newer ones as the user's media delivery says.
+        if user.media_delivery in ("base64", "both") or self.config.old:
             extra["base64"] = base64.b64encode(data).decode()
             extra["mimeType"] = mime
             extra["fileName"] = part.get("fileName", f"{info['ID']}.{ext}")

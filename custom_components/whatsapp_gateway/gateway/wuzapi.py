@@ -386,10 +386,10 @@ class WuzapiGateway(Gateway):
         if message_id:
             body["Id"] = message_id
         if reply_to:
-            sender = self._senders.get(reply_to, chat.jid())
-            # Quoting our own message must name our own JID.
-            own = self._own_jid or (await self.status()).jid if sender == _OWN else None
-            body["ContextInfo"] = {"StanzaID": reply_to, "Participant": own or sender}
+            body["ContextInfo"] = {
+                "StanzaID": reply_to,
+                "Participant": await self._quoted_sender(reply_to, chat),
+            }
         data = await self._call("POST", endpoint, what=what, body=body)
         sent_id = p.require_str(data, "Id", what=f"{what} answer")
         self._remember_sender(sent_id, _OWN)
@@ -398,6 +398,16 @@ class WuzapiGateway(Gateway):
             chat_id=chat.jid(),
             timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
         )
+
+    async def _quoted_sender(self, message_id: str, chat: ChatId) -> str:
+        """Who wrote the quoted message: remembered, our own JID for our own, else the chat."""
+        sender = self._senders.get(message_id, chat.jid())
+        if sender != _OWN:
+            return sender
+        if self._own_jid is None:
+            await self.status()
+        # Old builds do not say who we are; the chat is the nearest guess.
+        return self._own_jid or chat.jid()
 
     def new_message_id(self) -> str:
         """An id shaped like WhatsApp's own; wuzapi sends the message under it."""
