@@ -84,7 +84,8 @@ class Simulator:
     async def add_fault(self, request: web.Request) -> web.Response:
         """Fail the next requests: {"status": 503, "times": 1, "path": "/chat", "retry_after": 5}.
 
-        Status 0 drops the connection without an answer.
+        Status 0 drops the connection without serving the request; status -1 serves it and
+        then drops the connection, so the answer is lost.
         """
         body: dict[str, Any] = await read_json(request)
         try:

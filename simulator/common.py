@@ -149,6 +149,10 @@ def hmac_hex(key: str, body: bytes) -> str:
     return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
+# Fault status: the request is served, but its answer is lost (a time-out, as the client sees).
+LOST_ANSWER = -1
+
+
 @dataclass
 class Fault:
     """Answer the next `times` requests under `path` with `status` instead of serving them."""
@@ -179,6 +183,12 @@ class Faults:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Serve the injected fault instead of the route, except on the control API."""
         if not request.path.startswith("/__emulator") and (fault := self.take(request.path)):
+            if fault.status == LOST_ANSWER:
+                # Serve the request, then drop the connection before the answer goes out.
+                await handler(request)
+                if request.transport is not None:
+                    request.transport.close()
+                raise web.HTTPBadRequest
             if fault.status == 0:
                 # Close the connection without answering, like a crashed server.
                 if request.transport is not None:

@@ -43,7 +43,7 @@ class ChatNotify(WhatsAppEntity, NotifyEntity):
         """Send the message to the chat."""
         text = f"*{title}*\n{message}" if title else message
 
-        async def send(gateway: Gateway, target: str) -> SentMessage:
-            return await gateway.send_text(target, text)
+        async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+            return await gateway.send_text(target, text, message_id=message_id)
 
         await async_send_each(self.hass, self.coordinator.config_entry, [self.chat_id], send)

@@ -1,4 +1,4 @@
-"""Sending to one or more chats: target checks, a bounded retry, translated errors."""
+"""Sending to one or more chats: target checks, a retry that never sends twice, clear errors."""
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
@@ -9,7 +9,9 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from .const import DOMAIN, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
+    Capability,
     Gateway,
+    GatewayAuthError,
     GatewayConnectionError,
     GatewayError,
     GatewayRateLimited,
@@ -18,7 +20,8 @@ from .gateway import (
     parse_chat_id,
 )
 
-type SendOne = Callable[[Gateway, str], Awaitable[SentMessage]]
+# Sends one message to one target; the id is ours to give where the gateway takes one.
+type SendOne = Callable[[Gateway, str, str | None], Awaitable[SentMessage]]
 
 
 def check_targets(targets: Sequence[str]) -> list[str]:
@@ -38,19 +41,35 @@ def check_targets(targets: Sequence[str]) -> list[str]:
 
 
 async def _with_retry(gateway: Gateway, target: str, send: SendOne) -> SentMessage:
-    """Retry while the gateway is unreachable or busy, a few times with growing pauses."""
+    """Retry while the gateway is unreachable or busy, a few times with growing pauses.
+
+    A request that may have reached the gateway (a time-out, a dropped answer) is repeated
+    only under the same message id, which the gateway then sends once; where the gateway
+    picks its own ids, it is not repeated at all.
+    """
+    message_id = (
+        gateway.new_message_id() if Capability.CLIENT_MESSAGE_ID in gateway.capabilities else None
+    )
     for delay in SEND_RETRY_DELAYS:
         try:
-            return await send(gateway, target)
+            return await send(gateway, target, message_id)
         except GatewayRateLimited as err:
             wait = max(delay, err.retry_after or 0.0)
             if wait > MAX_RETRY_AFTER:
                 raise
-        except GatewayConnectionError:
+        except GatewayConnectionError as err:
+            if err.maybe_delivered and message_id is None:
+                raise
             wait = delay
         LOGGER.debug("The gateway did not take a message; trying again in %s s", wait)
         await asyncio.sleep(wait)
-    return await send(gateway, target)
+    return await send(gateway, target, message_id)
+
+
+def _why(err: GatewayError) -> str:
+    if isinstance(err, GatewayConnectionError) and err.maybe_delivered:
+        return f"{err} (it may have been sent, so it was not sent again)"
+    return str(err)
 
 
 async def async_send_each(
@@ -59,7 +78,11 @@ async def async_send_each(
     targets: Sequence[str],
     send: SendOne,
 ) -> list[dict[str, str]]:
-    """Send to every target; afterwards raise one error naming the targets that failed."""
+    """Send to every target; afterwards raise one error naming the targets that failed.
+
+    The error also names the messages that went out, so that nobody sends them again. A
+    gateway that refuses the credentials asks the user to authenticate again.
+    """
     gateway = entry.runtime_data.gateway
     sent: list[dict[str, str]] = []
     failed: list[tuple[str, GatewayError]] = []
@@ -72,14 +95,17 @@ async def async_send_each(
         sent.append(
             {"target": target, "chat_id": message.chat_id, "message_id": message.message_id}
         )
-    if failed:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="send_failed",
-            translation_placeholders={
-                "targets": ", ".join(target for target, _ in failed),
-                "error": str(failed[0][1]),
-                "sent": str(len(sent)),
-            },
-        ) from failed[0][1]
-    return sent
+    if not failed:
+        return sent
+    if any(isinstance(err, GatewayAuthError) for _, err in failed):
+        entry.async_start_reauth(hass)
+    raise HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="send_failed",
+        translation_placeholders={
+            "targets": ", ".join(target for target, _ in failed),
+            "error": _why(failed[0][1]),
+            "sent": ", ".join(f"{item['target']} ({item['message_id']})" for item in sent)
+            or "none",
+        },
+    ) from failed[0][1]

@@ -101,8 +101,8 @@ async def _send_message(call: ServiceCall) -> ServiceResponse:
     text: str = call.data[ATTR_MESSAGE]
     reply_to: str | None = call.data.get(ATTR_REPLY_TO)
 
-    async def send(gateway: Gateway, target: str) -> SentMessage:
-        return await gateway.send_text(target, text, reply_to=reply_to)
+    async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        return await gateway.send_text(target, text, reply_to=reply_to, message_id=message_id)
 
     return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
 
@@ -113,8 +113,10 @@ async def _send_file(call: ServiceCall) -> ServiceResponse:
     caption: str | None = call.data.get(ATTR_CAPTION)
     reply_to: str | None = call.data.get(ATTR_REPLY_TO)
 
-    async def send(gateway: Gateway, target: str) -> SentMessage:
-        return await gateway.send_media(target, media, caption=caption, reply_to=reply_to)
+    async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        return await gateway.send_media(
+            target, media, caption=caption, reply_to=reply_to, message_id=message_id
+        )
 
     return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
 

@@ -23,6 +23,8 @@ from custom_components.whatsapp_gateway.const import (
     EVENT_MESSAGE_RECEIVED,
 )
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
+from custom_components.whatsapp_gateway.gateway import Capability, gateway_capabilities
+from simulator.common import LOST_ANSWER
 from tests.conftest import StartSimulator
 
 from .conftest import Bus, configure, poll, reauth_flows, setup_entry, start, state, watcher_done
@@ -256,6 +258,38 @@ async def test_send_failure_names_the_target(
     assert raised.value.translation_key == "send_failed"
     assert CONTACT in str(raised.value)
     assert kind.sent() == []
+
+
+async def test_lost_answer_never_sends_twice(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+) -> None:
+    """The gateway sends, but its answer is lost: one message at the gateway, whatever follows.
+
+    Where the client picks the message id (wuzapi) the retry reuses it and succeeds; elsewhere
+    the send is not repeated and the error says it may have gone out.
+    """
+    await kind.simulator.fault(status=LOST_ANSWER, times=1, path=kind.send_path)
+    if Capability.CLIENT_MESSAGE_ID in gateway_capabilities(kind.name):
+        response = await call(hass, "send_message", target=CONTACT, message="once")
+        [message] = response["messages"]
+        assert message["message_id"]
+    else:
+        with pytest.raises(HomeAssistantError, match="may have been sent") as raised:
+            await call(hass, "send_message", target=CONTACT, message="once")
+        assert CONTACT in str(raised.value)
+    assert kind.sent() == [Sent(CONTACT, "once")]
+
+
+async def test_refused_credentials_while_sending_start_reauth(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+) -> None:
+    """A token revoked on the gateway: the send fails naming the target, and reauth starts."""
+    await kind.simulator.fault(status=401, times=2, path=kind.send_path)
+    with pytest.raises(HomeAssistantError) as raised:
+        await call(hass, "send_message", target=CONTACT, message="x")
+    assert CONTACT in str(raised.value)
+    await hass.async_block_till_done()
+    assert len(reauth_flows(hass)) == 1
 
 
 async def test_unlinked_from_the_phone(
