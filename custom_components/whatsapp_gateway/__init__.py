@@ -14,10 +14,10 @@ from .const import (
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntimeData
 from .entity import account_device_info
 from .gateway import GatewayError, GatewayUnsupported, create_gateway
-from .inbound import InboundRouter
+from .inbound import InboundRouter, async_forget_memory, async_get_memory
 from .polling import MessagePoller, cursor_store, uses_polling
 from .services import async_setup_services
-from .webhook import WebhookReceiver, async_delete_cloudhook
+from .webhook import WebhookReceiver, async_delete_cloudhook, async_unregister_webhook
 
 PLATFORMS = [Platform.EVENT, Platform.IMAGE, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -39,26 +39,29 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
             translation_key="invalid_config",
             translation_placeholders={"error": str(err)},
         ) from err
+    memory = await async_get_memory(hass, entry.entry_id)
     coordinator = SessionCoordinator(hass, entry, gateway)
     await coordinator.async_config_entry_first_refresh()
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
     )
-    router = InboundRouter(hass, entry, coordinator, device.id)
+    router = InboundRouter(hass, entry, coordinator, device.id, memory)
     entry.runtime_data = WhatsAppRuntimeData(
         gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
     )
     if uses_polling(entry):
         await MessagePoller(hass, entry, gateway, router).async_start()
     else:
+        receiver = WebhookReceiver(hass, entry, gateway, router)
         try:
-            await WebhookReceiver(hass, entry, gateway, router).async_start()
+            await receiver.async_start()
         except GatewayError as err:
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key="webhook_setup_failed",
                 translation_placeholders={"error": str(err)},
             ) from err
+        coordinator.inbound_check = receiver.async_check
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -69,6 +72,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
-    """Delete the cloudhook and the polling position this entry may have created."""
+    """Delete the webhook, the cloudhook, the polling position and the ids seen."""
+    async_unregister_webhook(hass, entry)
     await async_delete_cloudhook(hass, entry)
     await cursor_store(hass, entry.entry_id).async_remove()
+    await async_forget_memory(hass, entry.entry_id)

@@ -84,9 +84,16 @@ ATTR_BEARER_TOKEN: Final = "bearer_token"
 
 # Limits
 MAX_WEBHOOK_BYTES: Final = 16 * 1024 * 1024
+# Posts held while an entry reloads: at most this many, and this many bytes.
+MAX_HELD_POSTS: Final = 500
+MAX_HELD_BYTES: Final = 64 * 1024 * 1024
+# A gateway that stopped signing is given its key again at most this often (seconds).
+SIGNING_REPAIR_INTERVAL: Final = 60
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 DOWNLOAD_TIMEOUT: Final = 30
 SEEN_MESSAGES: Final = 4096
 SEND_RETRY_DELAYS: Final = (1.0, 4.0)
 MAX_RETRY_AFTER: Final = 30.0
 LAST_MESSAGE_MAX_LENGTH: Final = 255
+# The inbound health sensor writes its state at most this often (seconds).
+HEALTH_WRITE_DELAY: Final = 1

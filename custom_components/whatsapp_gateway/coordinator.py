@@ -1,5 +1,6 @@
 """Runtime data and the session coordinator: webhook pushes first, a status poll as fallback."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -58,6 +59,8 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
         self.gateway = gateway
         # Status readings in a row that found the session disconnected.
         self._disconnected_readings = 0
+        # Checks the gateway still delivers to us (and heals it); set by the webhook receiver.
+        self.inbound_check: Callable[[], Awaitable[None]] | None = None
 
     async def _async_update_data(self) -> SessionStatus:
         try:
@@ -91,7 +94,17 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
             # The gateway pushed the unlink; a status reading cannot tell it from a drop.
             return self.data
         self._reauth_if_unlinked(self.data, status)
+        await self._async_check_inbound()
         return status
+
+    async def _async_check_inbound(self) -> None:
+        """Heal a gateway that forgot our webhook; a failure waits for the next poll."""
+        if self.inbound_check is None:
+            return
+        try:
+            await self.inbound_check()
+        except GatewayError as err:
+            LOGGER.debug("Could not check the gateway's webhook settings: %s", err)
 
     async def _async_reconnect(self, status: SessionStatus) -> SessionStatus:
         """Start the session; a gateway that refuses stays disconnected until the next try."""
@@ -144,3 +157,8 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
         )
         self.async_set_updated_data(status)
         self._reauth_if_unlinked(current, status)
+        if status.state is SessionState.CONNECTED and current.state is not SessionState.CONNECTED:
+            # Back after a drop: a gateway that restarted may have lost our webhook.
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_check_inbound(), f"{DOMAIN} check webhook"
+            )

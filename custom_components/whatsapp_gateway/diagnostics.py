@@ -26,7 +26,7 @@ from .const import (
 )
 from .coordinator import WhatsAppConfigEntry
 from .polling import uses_polling
-from .webhook import gateway_is_local, issue_id
+from .webhook import gateway_is_local, issue_id, unsigned_issue_id
 
 TO_REDACT = {
     CONF_TOKEN,
@@ -56,6 +56,8 @@ async def async_get_config_entry_diagnostics(
     """The entry, its session and what came in, redacted."""
     runtime = entry.runtime_data
     status = runtime.coordinator.data
+    health = runtime.inbound.health
+    issues = ir.async_get(hass)
     return async_redact_data(
         {
             "entry": {
@@ -81,9 +83,18 @@ async def async_get_config_entry_diagnostics(
             },
             "inbound": {
                 "polling": uses_polling(entry),
+                # How a post is known to be the gateway's: hmac, token or secret_url.
+                "webhook_auth": runtime.gateway.webhook_auth,
                 "messages_remembered": len(runtime.inbound.messages),
                 "statuses_remembered": len(runtime.inbound.statuses),
-                "webhook_unreachable": ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry))
+                "last_delivery": health.last_delivery.isoformat() if health.last_delivery else None,
+                "refused": {
+                    "signature": health.refused_signature,
+                    "unsigned": health.refused_unsigned,
+                    "parse": health.refused_parse,
+                },
+                "webhook_unreachable": issues.async_get_issue(DOMAIN, issue_id(entry)) is not None,
+                "webhook_unsigned": issues.async_get_issue(DOMAIN, unsigned_issue_id(entry))
                 is not None,
             },
         },

@@ -1,17 +1,22 @@
 """Routes what a gateway delivers: bus events, entity updates and session changes.
 
-Everything here runs in the event loop without I/O, except saving inline media of a
-message, which goes to the executor before that message's event fires.
+Everything here runs in the event loop without I/O, except saving the media of a message
+(fetched from the gateway first when it was not inlined), which happens before that
+message's event fires.
 """
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 import re
 from typing import Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_FIRE_OWN_MESSAGES,
@@ -22,10 +27,21 @@ from .const import (
     SEEN_MESSAGES,
 )
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
-from .gateway import InboundEvent, IncomingMessage, MessageStatusUpdate, SessionEvent
+from .gateway import (
+    Capability,
+    GatewayError,
+    InboundEvent,
+    IncomingMessage,
+    MessageStatusUpdate,
+    SessionEvent,
+)
 
 MEDIA_FOLDER = "whatsapp_gateway"
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+")
+MEMORY_KEY = f"{DOMAIN}_inbound_memory"
+STORAGE_VERSION = 1
+# Seen ids are saved at most this often (and when Home Assistant stops).
+SAVE_DELAY = 10
 
 
 def signal_message(entry_id: str) -> str:
@@ -36,8 +52,8 @@ def signal_message(entry_id: str) -> str:
 class RecentIds:
     """A bounded set of recently seen keys: O(1) checks, oldest forgotten first."""
 
-    def __init__(self, size: int = SEEN_MESSAGES) -> None:
-        self._keys: OrderedDict[str, None] = OrderedDict()
+    def __init__(self, keys: Iterable[str] = (), size: int = SEEN_MESSAGES) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict.fromkeys(list(keys)[-size:])
         self._size = size
 
     def add(self, key: str) -> bool:
@@ -53,6 +69,94 @@ class RecentIds:
         """How many keys are remembered."""
         return len(self._keys)
 
+    def keys(self) -> list[str]:
+        """The keys, oldest first."""
+        return list(self._keys)
+
+
+@dataclass
+class InboundHealth:
+    """What came in since Home Assistant started, for the diagnostic sensor."""
+
+    last_delivery: datetime | None = None
+    refused_signature: int = 0
+    refused_unsigned: int = 0
+    refused_parse: int = 0
+    _listeners: list[CALLBACK_TYPE] = field(default_factory=list)
+
+    def delivered(self) -> None:
+        """The gateway delivered (a post was accepted, or a poll answered)."""
+        self.last_delivery = dt_util.utcnow()
+        self._changed()
+
+    def refused(self, reason: str) -> None:
+        """A post was refused: `signature`, `unsigned` or `parse`."""
+        setattr(self, f"refused_{reason}", getattr(self, f"refused_{reason}") + 1)
+        self._changed()
+
+    def listen(self, listener: CALLBACK_TYPE) -> Callable[[], None]:
+        """Call the listener on every change, until the returned function is called."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
+class InboundMemory:
+    """What an entry's inbound path keeps across reloads, and (saved) across restarts.
+
+    Message ids seen recently, so that a redelivery after a reload or a restart fires
+    nothing; and the health figures. Kept in hass.data until the entry is removed.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.inbound"
+        )
+        self.messages = RecentIds()
+        self.statuses = RecentIds()
+        self.health = InboundHealth()
+
+    async def async_load(self) -> None:
+        """Read what an earlier run saved."""
+        stored = await self._store.async_load() or {}
+        self.messages = RecentIds(_strings(stored.get("messages")))
+        self.statuses = RecentIds(_strings(stored.get("statuses")))
+
+    @callback
+    def async_schedule_save(self) -> None:
+        """Save soon; a burst of messages is one write."""
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    def _data(self) -> dict[str, Any]:
+        return {"messages": self.messages.keys(), "statuses": self.statuses.keys()}
+
+    async def async_remove(self) -> None:
+        """Delete the saved ids (the entry is gone)."""
+        await self._store.async_remove()
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+async def async_get_memory(hass: HomeAssistant, entry_id: str) -> InboundMemory:
+    """The entry's inbound memory, loaded on first use."""
+    memories: dict[str, InboundMemory] = hass.data.setdefault(MEMORY_KEY, {})
+    if (memory := memories.get(entry_id)) is None:
+        memory = InboundMemory(hass, entry_id)
+        await memory.async_load()
+        memories[entry_id] = memories.get(entry_id) or memory
+    return memories[entry_id]
+
+
+async def async_forget_memory(hass: HomeAssistant, entry_id: str) -> None:
+    """Drop and delete the memory of a removed entry."""
+    memory = hass.data.get(MEMORY_KEY, {}).pop(entry_id, None) or InboundMemory(hass, entry_id)
+    await memory.async_remove()
+
 
 class InboundRouter:
     """Turns parsed gateway events into what Home Assistant users see, each one once."""
@@ -63,16 +167,31 @@ class InboundRouter:
         entry: WhatsAppConfigEntry,
         coordinator: SessionCoordinator,
         device_id: str,
+        memory: InboundMemory,
     ) -> None:
         self._hass = hass
         self._entry = entry
         self._coordinator = coordinator
         self._device_id = device_id
+        self._memory = memory
         # Saved where the media browser's "Local media" looks, so it can be sent on.
         media_root = hass.config.media_dirs.get("local") or hass.config.path("media")
         self._media_dir = Path(media_root, MEDIA_FOLDER, entry.entry_id)
-        self.messages = RecentIds()
-        self.statuses = RecentIds()
+
+    @property
+    def messages(self) -> RecentIds:
+        """Ids of the messages seen recently."""
+        return self._memory.messages
+
+    @property
+    def statuses(self) -> RecentIds:
+        """Delivery updates seen recently."""
+        return self._memory.statuses
+
+    @property
+    def health(self) -> InboundHealth:
+        """What came in since Home Assistant started."""
+        return self._memory.health
 
     @callback
     def async_dispatch(self, events: Iterable[InboundEvent]) -> None:
@@ -90,21 +209,45 @@ class InboundRouter:
         if not self.messages.add(message.message_id):
             LOGGER.debug("Message %s was delivered again; ignored", message.message_id)
             return
+        self._memory.async_schedule_save()
         if message.from_me and not self._entry.options.get(CONF_FIRE_OWN_MESSAGES, False):
             return
-        if message.media is not None and message.media.data is not None:
+        media = message.media
+        if media is not None and (media.data is not None or self._can_download(message)):
             self._entry.async_create_background_task(
                 self._hass, self._fire_with_media(message), f"{DOMAIN} save media"
             )
             return
         self._fire(message, None)
 
+    def _can_download(self, message: IncomingMessage) -> bool:
+        gateway = self._coordinator.gateway
+        return (
+            message.media is not None
+            and message.media.download is not None
+            and Capability.MEDIA_DOWNLOAD in gateway.capabilities
+        )
+
     async def _fire_with_media(self, message: IncomingMessage) -> None:
+        """Save the media (fetching it first when it was not inlined), then fire.
+
+        The message fires whatever happens to its media: without a path if that failed.
+        """
+        assert message.media is not None
+        path: str | None = None
         try:
-            path: str | None = await self._hass.async_add_executor_job(self._save_media, message)
+            if message.media.data is None:
+                media = await self._coordinator.gateway.download_media(message.media)
+                message = replace(message, media=media)
+            path = await self._hass.async_add_executor_job(self._save_media, message)
+        except GatewayError as err:
+            LOGGER.warning(
+                "Could not fetch the media of message %s from the gateway: %s",
+                message.message_id,
+                err,
+            )
         except OSError as err:
             LOGGER.warning("Could not save the media of an incoming message: %s", err)
-            path = None
         self._fire(message, path)
 
     def _save_media(self, message: IncomingMessage) -> str:
@@ -161,6 +304,7 @@ class InboundRouter:
         for message_id in update.message_ids:
             if not self.statuses.add(f"{message_id}:{update.status}"):
                 continue
+            self._memory.async_schedule_save()
             self._hass.bus.async_fire(
                 EVENT_MESSAGE_STATUS,
                 {

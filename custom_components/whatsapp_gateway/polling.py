@@ -110,6 +110,7 @@ class MessagePoller:
         if self._failures:
             LOGGER.info("Polling %s for messages works again", self._entry.title)
             self._failures = 0
+        self._router.health.delivered()
         self._router.async_dispatch(events)
         if cursor != self._cursor:
             self._cursor = cursor

@@ -1,17 +1,20 @@
-"""Sensors: the session state and the last incoming message."""
+"""Sensors: the session state, the last incoming message and the inbound path's health."""
 
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .const import LAST_MESSAGE_MAX_LENGTH
+from .const import HEALTH_WRITE_DELAY, LAST_MESSAGE_MAX_LENGTH
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import IncomingMessage, SessionState
+from .inbound import InboundHealth
 
 PARALLEL_UPDATES = 0
 
@@ -33,7 +36,13 @@ async def async_setup_entry(
 ) -> None:
     """Add the account's sensors."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities([SessionSensor(coordinator), LastMessageSensor(coordinator)])
+    async_add_entities(
+        [
+            SessionSensor(coordinator),
+            LastMessageSensor(coordinator),
+            LastDeliverySensor(coordinator, entry.runtime_data.inbound.health),
+        ]
+    )
 
 
 class SessionSensor(WhatsAppEntity, SensorEntity):
@@ -89,3 +98,58 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
             "timestamp": message.timestamp.isoformat(),
         }
         self.async_write_ha_state()
+
+
+class LastDeliverySensor(WhatsAppEntity, SensorEntity):
+    """When the gateway last delivered to us, and how many posts were refused since start.
+
+    A gateway that shows "connected" but delivers nothing is seen here. Written at most once
+    per HEALTH_WRITE_DELAY, so that a burst of messages is one state write.
+    """
+
+    _attr_translation_key = "last_delivery"
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: SessionCoordinator, health: InboundHealth) -> None:
+        super().__init__(coordinator, "last_delivery")
+        self._health = health
+        self._cancel_write: CALLBACK_TYPE | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the health figures."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._health.listen(self._on_change))
+        self.async_on_remove(self._cancel_pending_write)
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The time of the last accepted post (or answered poll)."""
+        return self._health.last_delivery
+
+    @property
+    def extra_state_attributes(self) -> dict[str, int]:
+        """Refused posts since Home Assistant started."""
+        return {
+            "refused_signature": self._health.refused_signature,
+            "refused_unsigned": self._health.refused_unsigned,
+            "refused_parse": self._health.refused_parse,
+        }
+
+    @callback
+    def _on_change(self) -> None:
+        if self._cancel_write is None:
+            self._cancel_write = async_call_later(
+                self.hass, HEALTH_WRITE_DELAY, HassJob(self._write, cancel_on_shutdown=True)
+            )
+
+    @callback
+    def _write(self, _: datetime) -> None:
+        self._cancel_write = None
+        self.async_write_ha_state()
+
+    @callback
+    def _cancel_pending_write(self) -> None:
+        if self._cancel_write is not None:
+            self._cancel_write()
+            self._cancel_write = None

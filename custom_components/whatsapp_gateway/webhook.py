@@ -1,6 +1,13 @@
-"""The entry's Home Assistant webhook: registered here, pointed at by the gateway."""
+"""The entry's Home Assistant webhook: registered here, pointed at by the gateway.
 
+The webhook stays registered while its entry reloads (options, reconfigure, a new chat):
+posts arriving meanwhile are held and handled once the entry is loaded again, instead of
+being answered 200 and dropped as Home Assistant does for an unknown webhook.
+"""
+
+from collections import deque
 import contextlib
+from dataclasses import dataclass, field
 from http import HTTPStatus
 import ipaddress
 from types import ModuleType
@@ -9,7 +16,7 @@ from aiohttp import web
 from aiohttp.hdrs import METH_POST
 from homeassistant.components import webhook
 from homeassistant.const import CONF_URL, CONF_WEBHOOK_ID
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
 from yarl import URL
@@ -21,11 +28,88 @@ from .const import (
     CONF_WEBHOOK_SECRET,
     DOMAIN,
     LOGGER,
+    MAX_HELD_BYTES,
+    MAX_HELD_POSTS,
     MAX_WEBHOOK_BYTES,
+    SIGNING_REPAIR_INTERVAL,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Gateway, GatewayResponseError
+from .gateway import Gateway, GatewayError, GatewayResponseError
 from .inbound import InboundRouter
+
+SLOTS_KEY = f"{DOMAIN}_webhook_slots"
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A webhook post as it arrived."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookSlot:
+    """One registered webhook: handed to the loaded entry's receiver, or held meanwhile."""
+
+    receiver: WebhookReceiver | None = None
+    held: deque[Post] = field(default_factory=deque)
+    held_bytes: int = 0
+    local_only: bool | None = None
+
+    def hold(self, post: Post) -> bool:
+        """Keep a post for later; False when the bound is reached."""
+        if len(self.held) >= MAX_HELD_POSTS or self.held_bytes + len(post.body) > MAX_HELD_BYTES:
+            return False
+        self.held.append(post)
+        self.held_bytes += len(post.body)
+        return True
+
+
+def _slots(hass: HomeAssistant) -> dict[str, WebhookSlot]:
+    slots: dict[str, WebhookSlot] = hass.data.setdefault(SLOTS_KEY, {})
+    return slots
+
+
+async def _async_read(request: web.Request) -> bytes | web.Response:
+    """The body, or the answer refusing it when it is too large."""
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        LOGGER.debug("Webhook post of %s bytes refused", request.content_length)
+        return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    received = bytearray()
+    # Chunked posts carry no length: count while reading instead.
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        received += chunk
+        if len(received) > MAX_WEBHOOK_BYTES:
+            LOGGER.debug("Webhook post over %s bytes refused", MAX_WEBHOOK_BYTES)
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    return bytes(received)
+
+
+async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
+    """Every post of every entry's webhook comes here first."""
+    body = await _async_read(request)
+    if isinstance(body, web.Response):
+        return body
+    post = Post(dict(request.headers), body)
+    if (slot := _slots(hass).get(webhook_id)) is None:
+        return web.Response(status=HTTPStatus.NOT_FOUND)
+    if slot.receiver is not None:
+        return slot.receiver.handle(post)
+    if slot.hold(post):
+        LOGGER.debug("Webhook post held until its entry is loaded again")
+        return web.Response(status=HTTPStatus.OK)
+    # Gateways that retry do so on an error; the others lose it either way.
+    LOGGER.warning("Too many webhook posts arrived while their entry was not loaded")
+    return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+@callback
+def async_unregister_webhook(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
+    """The entry is removed: its webhook goes, and what it held."""
+    webhook_id = str(entry.data.get(CONF_WEBHOOK_ID))
+    if _slots(hass).pop(webhook_id, None) is not None:
+        webhook.async_unregister(hass, webhook_id)
 
 
 def gateway_is_local(entry: WhatsAppConfigEntry) -> bool:
@@ -64,6 +148,11 @@ def issue_id(entry: WhatsAppConfigEntry) -> str:
     return f"webhook_unreachable_{entry.entry_id}"
 
 
+def unsigned_issue_id(entry: WhatsAppConfigEntry) -> str:
+    """The repair issue raised when the gateway posts without the signature it was given."""
+    return f"webhook_unsigned_{entry.entry_id}"
+
+
 class WebhookReceiver:
     """Receives the gateway's posts: checks size and signature, parses, hands on."""
 
@@ -79,6 +168,9 @@ class WebhookReceiver:
         self._gateway = gateway
         self._router = router
         self._secret: str | None = entry.data.get(CONF_WEBHOOK_SECRET)
+        self._url: str | None = None
+        self._unsigned_issue = False
+        self._key_pushed_at: float | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -86,17 +178,12 @@ class WebhookReceiver:
         return str(self._entry.data[CONF_WEBHOOK_ID])
 
     async def async_start(self) -> None:
-        """Register the webhook with Home Assistant and point the gateway at it."""
-        webhook.async_register(
-            self._hass,
-            DOMAIN,
-            self._entry.title,
-            self.webhook_id,
-            self._handle,
-            local_only=gateway_is_local(self._entry),
-            allowed_methods=[METH_POST],
-        )
-        self._entry.async_on_unload(self.async_stop)
+        """Register the webhook, point the gateway at it, then take the posts held meanwhile.
+
+        Until the gateway is configured posts are held: how a post is checked can depend on
+        what the gateway answered (old wuzapi builds cannot sign).
+        """
+        slot = self._async_register()
         url = await self._async_reachable_url()
         if url is None:
             ir.async_create_issue(
@@ -108,13 +195,59 @@ class WebhookReceiver:
                 translation_key="webhook_unreachable",
                 translation_placeholders={"title": self._entry.title},
             )
-            return
-        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
-        await self._gateway.configure_webhook(url, self._secret)
+        else:
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
+            await self._gateway.configure_webhook(url, self._secret)
+            self._url = url
+        slot.receiver = self
+        self._entry.async_on_unload(self.async_stop)
+        while slot.held:
+            self.handle(slot.held.popleft())
+        slot.held_bytes = 0
+
+    def _async_register(self) -> WebhookSlot:
+        """The entry's slot, registered with Home Assistant (again, if the locality changed)."""
+        slots = _slots(self._hass)
+        slot = slots.setdefault(self.webhook_id, WebhookSlot())
+        local_only = gateway_is_local(self._entry)
+        if slot.local_only != local_only:
+            if slot.local_only is not None:
+                webhook.async_unregister(self._hass, self.webhook_id)
+            webhook.async_register(
+                self._hass,
+                DOMAIN,
+                self._entry.title,
+                self.webhook_id,
+                _async_handle,
+                local_only=local_only,
+                allowed_methods=[METH_POST],
+            )
+            slot.local_only = local_only
+        return slot
 
     def async_stop(self) -> None:
-        """Stop receiving (the gateway's posts then get a 404)."""
-        webhook.async_unregister(self._hass, self.webhook_id)
+        """Stop handling posts; the webhook stays and holds them until the next start."""
+        if (slot := _slots(self._hass).get(self.webhook_id)) is not None:
+            slot.receiver = None
+
+    async def async_check(self) -> None:
+        """Register the webhook on the gateway again if its settings differ from ours.
+
+        A gateway that was restarted with a fresh database, or reconfigured by hand, would
+        otherwise stay deaf while everything looks connected.
+        """
+        url = self._url or await self._async_reachable_url()
+        if url is None:
+            return
+        if self._url is not None and await self._gateway.webhook_matches(url, self._secret):
+            return
+        LOGGER.warning(
+            "The gateway of %s no longer posted its events to Home Assistant; registered again",
+            self._entry.title,
+        )
+        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
+        await self._gateway.configure_webhook(url, self._secret)
+        self._url = url
 
     async def _async_reachable_url(self) -> str | None:
         """An URL of this Home Assistant that the gateway can reach, if there is one."""
@@ -138,28 +271,57 @@ class WebhookReceiver:
         )
         return hook
 
-    async def _handle(
-        self, hass: HomeAssistant, webhook_id: str, request: web.Request
-    ) -> web.Response:
-        if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-            LOGGER.debug("Webhook post of %s bytes refused", request.content_length)
-            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        received = bytearray()
-        # Chunked posts carry no length: count while reading instead.
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            received += chunk
-            if len(received) > MAX_WEBHOOK_BYTES:
-                LOGGER.debug("Webhook post over %s bytes refused", MAX_WEBHOOK_BYTES)
-                return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        body = bytes(received)
-        headers = dict(request.headers)
-        if not self._gateway.verify_webhook(headers, body, self._secret):
-            LOGGER.debug("Webhook post with a wrong signature refused")
+    @callback
+    def handle(self, post: Post) -> web.Response:
+        """Check, parse and hand on one post; no I/O."""
+        health = self._router.health
+        if not self._gateway.verify_webhook(post.headers, post.body, self._secret):
+            if self._gateway.signature_missing(post.headers, self._secret):
+                health.refused("unsigned")
+                self._async_signing_lost()
+            else:
+                health.refused("signature")
+            LOGGER.debug("Webhook post with a wrong or no signature refused")
             return web.Response(status=HTTPStatus.UNAUTHORIZED)
         try:
-            events = self._gateway.parse_webhook(headers, body)
+            events = self._gateway.parse_webhook(post.headers, post.body)
         except GatewayResponseError as err:
+            health.refused("parse")
             LOGGER.debug("Webhook post not understood: %s", err)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
+        health.delivered()
+        if self._unsigned_issue:
+            self._unsigned_issue = False
+            ir.async_delete_issue(self._hass, DOMAIN, unsigned_issue_id(self._entry))
         self._router.async_dispatch(events)
         return web.Response(status=HTTPStatus.OK)
+
+    @callback
+    def _async_signing_lost(self) -> None:
+        """The gateway posts unsigned although it holds our key: say so, and push the key."""
+        if not self._unsigned_issue:
+            self._unsigned_issue = True
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                unsigned_issue_id(self._entry),
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="webhook_unsigned",
+                translation_placeholders={"title": self._entry.title},
+            )
+        now = self._hass.loop.time()
+        if self._url is None or (
+            self._key_pushed_at is not None and now - self._key_pushed_at < SIGNING_REPAIR_INTERVAL
+        ):
+            return
+        self._key_pushed_at = now
+        self._entry.async_create_background_task(
+            self._hass, self._async_push_key(self._url), f"{DOMAIN} push webhook key"
+        )
+
+    async def _async_push_key(self, url: str) -> None:
+        try:
+            await self._gateway.configure_webhook(url, self._secret)
+        except GatewayError as err:
+            LOGGER.warning("Could not give the gateway its signing key again: %s", err)

@@ -176,6 +176,16 @@ class Kind(ABC):
     def sent(self) -> list[Sent]:
         """What Home Assistant sent through the gateway, oldest first."""
 
+    @abstractmethod
+    def forget_webhook(self) -> None:
+        """The gateway loses its webhook settings (a database reset, an admin's mistake)."""
+
+    async def webhook(self) -> str | None:
+        """Where the gateway posts its events now, read through its own API."""
+        return await create_gateway(
+            self.name, self.simulator.session, self.entry_data()
+        ).get_webhook()
+
     # Paths of the text-sending and the status endpoint (to inject faults).
     send_path: ClassVar[str]
     status_path: ClassVar[str]
@@ -206,6 +216,10 @@ class Wuzapi(Kind):
 
     async def write(self, **message: Any) -> None:
         await self.simulator.control(f"wuzapi/users/{USER_TOKEN}/inbound", message)
+
+    def forget_webhook(self) -> None:
+        user = next(iter(self.simulator.state.wuzapi.users.values()))
+        user.webhook, user.events, user.hmac_key = "", [], None
 
     def sent(self) -> list[Sent]:
         records = next(iter(self.simulator.state.wuzapi.users.values())).sent
@@ -274,6 +288,10 @@ class Maytapi(Kind):
     def message_id(self, given: str, chat: str | None = None) -> str:
         return f"false_{chat or self.chat_id()}_{given}"
 
+    def forget_webhook(self) -> None:
+        self.simulator.state.maytapi.phones[PHONE_ID].webhook = ""
+        self.simulator.state.maytapi.webhook = ""
+
     def sent(self) -> list[Sent]:
         result = []
         for record in self.simulator.state.maytapi.phones[PHONE_ID].sent:
@@ -321,6 +339,9 @@ class ChatApi(Kind):
 
     def message_id(self, given: str, chat: str | None = None) -> str:
         return f"false_{chat or self.chat_id()}_{given}"
+
+    def forget_webhook(self) -> None:
+        self.simulator.state.chatapi.instance.webhook = ""
 
     def sent(self) -> list[Sent]:
         result = []
@@ -370,6 +391,10 @@ class Waabot(Kind):
 
     async def write(self, **message: Any) -> None:
         await self.simulator.control(f"{self._control}/inbound", message)
+
+    def forget_webhook(self) -> None:
+        assert self.simulator.state.waabot is not None
+        next(iter(self.simulator.state.waabot.instances.values())).webhook = ""
 
     def sent(self) -> list[Sent]:
         assert self.simulator.state.waabot is not None

@@ -1,0 +1,230 @@
+"""Never deaf, never lost, never doubled: the inbound path against every webhook gateway."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+from homeassistant import loader
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+
+from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
+from custom_components.whatsapp_gateway.webhook import Post
+from simulator import WuzapiConfig
+from tests.conftest import USER_TOKEN, StartSimulator
+
+from .conftest import Bus, poll, setup_entry, state
+from .kinds import CONTACT, KINDS, Kind, Wuzapi
+
+WEBHOOK_KINDS = [name for name, driver in KINDS.items() if not driver.polled]
+ANNA = f"{CONTACT}@s.whatsapp.net"
+
+
+@pytest.fixture(params=WEBHOOK_KINDS)
+async def kind(
+    request: pytest.FixtureRequest, start_simulator: StartSimulator, ha_client: TestClient
+) -> Kind:
+    """Each gateway that pushes its messages, in turn."""
+    driver = KINDS[request.param]
+    return driver(await start_simulator(**driver.simulator_options()))
+
+
+@pytest.fixture
+async def account(hass: HomeAssistant, kind: Kind) -> MockConfigEntry:
+    """A loaded account whose phone is linked."""
+    await kind.link()
+    return await setup_entry(hass, kind.entry(chats=[(ANNA, "Anna")]))
+
+
+def texts(bus: Bus) -> list[str]:
+    """The texts of the messages fired so far."""
+    return [event.data["text"] for event in bus.events.get(EVENT_MESSAGE_RECEIVED, [])]
+
+
+async def test_posts_during_a_reload_all_fire(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """While the entry is not loaded its posts are held, then each fires once."""
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    assert await hass.config_entries.async_unload(account.entry_id)
+    for text in ("one", "two", "three"):
+        await kind.write(text=text, **{"from": CONTACT})
+    deliveries = [d for d in kind.simulator.state.sender.log if b"three" in d.body]
+    assert deliveries and all(d.status == 200 for d in deliveries)
+    assert texts(bus) == []
+
+    assert await hass.config_entries.async_setup(account.entry_id)
+    await hass.async_block_till_done()
+    assert texts(bus) == ["one", "two", "three"]
+    # The same posts again (the gateway retries): nothing new.
+    for delivery in kind.simulator.state.sender.log[-3:]:
+        async with kind.simulator.session.post(
+            delivery.url, data=delivery.body, headers=delivery.headers
+        ) as response:
+            assert response.status == 200
+    await hass.async_block_till_done()
+    assert texts(bus) == ["one", "two", "three"]
+
+
+async def test_options_reload_loses_nothing(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """A message written while the options are saved (the entry reloads) fires once."""
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    reload = hass.async_create_task(hass.config_entries.async_reload(account.entry_id))
+    await kind.write(text="during", **{"from": CONTACT})
+    await reload
+    await hass.async_block_till_done()
+    assert account.state is ConfigEntryState.LOADED
+    assert texts(bus) == ["during"]
+
+
+async def test_held_posts_are_bounded(
+    hass: HomeAssistant,
+    kind: Kind,
+    account: MockConfigEntry,
+    bus: Bus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond the bound a post is answered 503, which a retrying gateway repeats later."""
+    monkeypatch.setattr("custom_components.whatsapp_gateway.webhook.MAX_HELD_POSTS", 1)
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    assert await hass.config_entries.async_unload(account.entry_id)
+    await kind.write(text="kept", **{"from": CONTACT})
+    await kind.write(text="refused", **{"from": CONTACT})
+    assert kind.simulator.state.sender.log[-1].status == 503
+    assert await hass.config_entries.async_setup(account.entry_id)
+    await hass.async_block_till_done()
+    assert texts(bus) == ["kept"]
+
+
+async def test_removed_entry_takes_its_webhook(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """Once the entry is deleted nothing is held for it any more."""
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    assert await hass.config_entries.async_remove(account.entry_id)
+    await kind.write(text="gone", **{"from": CONTACT})
+    assert texts(bus) == []
+    assert hass.data.get(f"{DOMAIN}_webhook_slots") == {}
+
+
+async def test_forgotten_webhook_is_healed_within_one_poll(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """A gateway that lost our webhook gets it back at the next status poll."""
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    ours = await kind.webhook()
+    assert ours
+    kind.forget_webhook()
+    assert await kind.webhook() != ours
+    await poll(hass)
+    assert await kind.webhook() == ours
+    await kind.receive(hass, text="heard", **{"from": CONTACT})
+    assert texts(bus) == ["heard"]
+
+
+async def test_redelivery_after_a_restart_fires_nothing(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """The ids seen are saved: a post delivered again after a restart is not news."""
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="once", **{"from": CONTACT})
+    assert texts(bus) == ["once"]
+    delivery = next(d for d in reversed(kind.simulator.state.sender.log) if b"once" in d.body)
+    await hass.async_stop()
+
+    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        again = Bus(restarted)
+        fired = again.listen(EVENT_MESSAGE_RECEIVED)
+        second = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=account.entry_id,
+            unique_id=account.unique_id,
+            title=account.title,
+            data=dict(account.data),
+        )
+        await setup_entry(restarted, second)
+        assert second.state is ConfigEntryState.LOADED
+        slot = restarted.data[f"{DOMAIN}_webhook_slots"][account.data["webhook_id"]]
+        assert slot.receiver is not None
+        slot.receiver.handle(Post(dict(delivery.headers), delivery.body))
+        await restarted.async_block_till_done()
+        assert fired == []
+        await restarted.async_stop()
+
+
+async def test_last_delivery_sensor(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """When the gateway last delivered, and what was refused, written once per burst."""
+    before = dt_util.utcnow()
+    for text in ("a", "b", "c"):
+        await kind.write(text=text, **{"from": CONTACT})
+    async with kind.simulator.session.post(
+        kind.simulator.state.sender.log[-1].url, data=b"{not json", headers={}
+    ) as response:
+        assert response.status in (400, 401)
+    writes = [
+        e for e in bus.events["state_changed"] if e.data["entity_id"] == "sensor.home_last_delivery"
+    ]
+    assert writes == []  # coalesced: nothing written yet
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=2))
+    await hass.async_block_till_done()
+    sensor = state(hass, "sensor.home_last_delivery")
+    assert dt_util.parse_datetime(sensor.state) >= before.replace(microsecond=0)
+    # Refused as not understood, or (by gateways that sign) as not signed.
+    reasons = ("refused_parse", "refused_signature", "refused_unsigned")
+    assert sum(sensor.attributes[reason] for reason in reasons) == 1
+    writes = [
+        e for e in bus.events["state_changed"] if e.data["entity_id"] == "sensor.home_last_delivery"
+    ]
+    assert len(writes) == 1
+
+
+async def test_gateway_that_stops_signing(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """wuzapi posts unsigned when it lost its key: refused, a repair issue, the key again."""
+    kind = Wuzapi(await start_simulator(wuzapi=WuzapiConfig(auto_receipts=False)))
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    issues = ir.async_get(hass)
+    await kind.simulator.control(f"wuzapi/users/{USER_TOKEN}/lose_hmac_key")
+    await kind.receive(hass, text="lost", **{"from": CONTACT})
+    assert texts(bus) == []
+    issue = issues.async_get_issue(DOMAIN, f"webhook_unsigned_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"title": "Home"}
+    user = next(iter(kind.simulator.state.wuzapi.users.values()))
+    assert not user.hmac_unreadable  # the key was pushed again
+
+    await kind.receive(hass, text="signed again", **{"from": CONTACT})
+    assert texts(bus) == ["signed again"]
+    assert issues.async_get_issue(DOMAIN, f"webhook_unsigned_{entry.entry_id}") is None
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["inbound"]["refused"]["unsigned"] == 1
+
+
+async def test_old_build_is_unsigned_in_diagnostics(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient
+) -> None:
+    """A build that cannot sign is checked by its token, and diagnostics say so."""
+    kind = KINDS["wuzapi-2025-05"]
+    driver = kind(await start_simulator(**kind.simulator_options()))
+    await driver.link()
+    entry = await setup_entry(hass, driver.entry())
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["inbound"]["webhook_auth"] == "token"
