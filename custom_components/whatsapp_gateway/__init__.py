@@ -49,7 +49,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
     entry.runtime_data = WhatsAppRuntimeData(
         gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
     )
-    if uses_polling(entry):
+    if polling := uses_polling(entry):
         await MessagePoller(hass, entry, gateway, router).async_start()
     else:
         receiver = WebhookReceiver(hass, entry, gateway, router)
@@ -63,6 +63,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
             ) from err
         coordinator.inbound_check = receiver.async_check
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if not polling:
+        await receiver.async_start_receiving()
     return True
 
 

@@ -8,7 +8,7 @@ message's event fires.
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 import re
 from typing import Any
@@ -42,6 +42,8 @@ MEMORY_KEY = f"{DOMAIN}_inbound_memory"
 STORAGE_VERSION = 1
 # Seen ids are saved at most this often (and when Home Assistant stops).
 SAVE_DELAY = 10
+# Catching up after a restart starts this long before the last save of the previous run.
+CATCH_UP_OVERLAP = timedelta(minutes=2)
 
 
 def signal_message(entry_id: str) -> str:
@@ -118,12 +120,18 @@ class InboundMemory:
         self.messages = RecentIds()
         self.statuses = RecentIds()
         self.health = InboundHealth()
+        # When an earlier run last saved (so was still receiving); None before the first run.
+        self.last_running: datetime | None = None
+        # Whether what the gateway posted while Home Assistant was down was fetched already.
+        self.caught_up = False
 
     async def async_load(self) -> None:
         """Read what an earlier run saved."""
         stored = await self._store.async_load() or {}
         self.messages = RecentIds(_strings(stored.get("messages")))
         self.statuses = RecentIds(_strings(stored.get("statuses")))
+        last = stored.get("last_running")
+        self.last_running = dt_util.parse_datetime(last) if isinstance(last, str) else None
 
     @callback
     def async_schedule_save(self) -> None:
@@ -131,7 +139,12 @@ class InboundMemory:
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     def _data(self) -> dict[str, Any]:
-        return {"messages": self.messages.keys(), "statuses": self.statuses.keys()}
+        # Written while running, and at the final write when Home Assistant stops.
+        return {
+            "messages": self.messages.keys(),
+            "statuses": self.statuses.keys(),
+            "last_running": dt_util.utcnow().isoformat(),
+        }
 
     async def async_remove(self) -> None:
         """Delete the saved ids (the entry is gone)."""
@@ -192,6 +205,36 @@ class InboundRouter:
     def health(self) -> InboundHealth:
         """What came in since Home Assistant started."""
         return self._memory.health
+
+    @callback
+    def async_note_running(self) -> None:
+        """Save soon, which records that Home Assistant was receiving until now."""
+        self._memory.async_schedule_save()
+
+    async def async_catch_up(self) -> None:
+        """Fire what the gateway posted while Home Assistant was down, once after a start.
+
+        Reloads need no catch-up: their posts were held.
+        """
+        memory = self._memory
+        since, first = memory.last_running, not memory.caught_up
+        memory.caught_up = True
+        memory.async_schedule_save()
+        gateway = self._coordinator.gateway
+        if not first or since is None or Capability.CATCH_UP not in gateway.capabilities:
+            return
+        try:
+            events = await gateway.missed_events(since - CATCH_UP_OVERLAP)
+        except GatewayError as err:
+            LOGGER.warning(
+                "Could not ask the gateway of %s what arrived while Home Assistant was "
+                "stopped; such messages are not fired: %s",
+                self._entry.title,
+                err,
+            )
+            return
+        # Ids seen before the stop were saved: those fire nothing.
+        self.async_dispatch(events)
 
     @callback
     def async_dispatch(self, events: Iterable[InboundEvent]) -> None:

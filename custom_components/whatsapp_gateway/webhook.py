@@ -178,12 +178,12 @@ class WebhookReceiver:
         return str(self._entry.data[CONF_WEBHOOK_ID])
 
     async def async_start(self) -> None:
-        """Register the webhook, point the gateway at it, then take the posts held meanwhile.
+        """Register the webhook (holding its posts for now) and point the gateway at it.
 
         Until the gateway is configured posts are held: how a post is checked can depend on
         what the gateway answered (old wuzapi builds cannot sign).
         """
-        slot = self._async_register()
+        self._async_register()
         url = await self._async_reachable_url()
         if url is None:
             ir.async_create_issue(
@@ -199,11 +199,19 @@ class WebhookReceiver:
             ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
             await self._gateway.configure_webhook(url, self._secret)
             self._url = url
+
+    async def async_start_receiving(self) -> None:
+        """Handle posts from now on: first those held, then what arrived while stopped.
+
+        Called once the entities listen, so that they see these messages too.
+        """
+        slot = self._async_register()
         slot.receiver = self
         self._entry.async_on_unload(self.async_stop)
         while slot.held:
             self.handle(slot.held.popleft())
         slot.held_bytes = 0
+        await self._router.async_catch_up()
 
     def _async_register(self) -> WebhookSlot:
         """The entry's slot, registered with Home Assistant (again, if the locality changed)."""
@@ -236,6 +244,7 @@ class WebhookReceiver:
         A gateway that was restarted with a fresh database, or reconfigured by hand, would
         otherwise stay deaf while everything looks connected.
         """
+        self._router.async_note_running()
         url = self._url or await self._async_reachable_url()
         if url is None:
             return

@@ -228,3 +228,54 @@ async def test_old_build_is_unsigned_in_diagnostics(
     entry = await setup_entry(hass, driver.entry())
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert diagnostics["inbound"]["webhook_auth"] == "token"
+
+
+async def test_maytapi_catches_up_after_a_restart(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """What Maytapi posted while Home Assistant was stopped fires once after the start: it
+    logs every post, delivered or not. What was seen before the stop fires nothing."""
+    kind = KINDS["maytapi"](await start_simulator())
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="before", **{"from": CONTACT})
+    assert texts(bus) == ["before"]
+    await hass.async_stop()
+    # Home Assistant is down: the gateway's posts fail.
+    phone = kind.simulator.state.maytapi.phones["12"]
+    phone.webhook = "http://127.0.0.1:9/down"
+    for text in ("while down 1", "while down 2"):
+        await kind.write(text=text, **{"from": CONTACT})
+    assert all(d.status is None for d in kind.simulator.state.sender.log[-2:])
+
+    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        fired = Bus(restarted).listen(EVENT_MESSAGE_RECEIVED)
+        second = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=entry.entry_id,
+            unique_id=entry.unique_id,
+            title=entry.title,
+            data=dict(entry.data),
+        )
+        await setup_entry(restarted, second)
+        assert [event.data["text"] for event in fired] == ["while down 1", "while down 2"]
+        # A reload catches nothing up again: it held its posts instead.
+        assert await restarted.config_entries.async_reload(second.entry_id)
+        await restarted.async_block_till_done()
+        assert len(fired) == 2
+        await restarted.async_stop()
+
+
+async def test_first_start_does_not_replay_history(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """A new account fires nothing of what its gateway logged before it was set up."""
+    kind = KINDS["maytapi"](await start_simulator())
+    await kind.link()
+    kind.simulator.state.maytapi.phones["12"].webhook = "http://127.0.0.1:9/elsewhere"
+    await kind.write(text="old news", **{"from": CONTACT})
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    await setup_entry(hass, kind.entry())
+    assert texts(bus) == []

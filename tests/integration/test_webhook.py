@@ -335,3 +335,36 @@ async def test_maytapi_rejects_other_products(
     assert response.status == 401
     await hass.async_block_till_done()
     assert received == []
+
+
+@pytest.mark.parametrize("download_fails", [False, True])
+async def test_media_not_inlined_is_fetched(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    bus: Bus,
+    download_fails: bool,
+) -> None:
+    """A message whose media the gateway did not inline fires with the bytes fetched from the
+    gateway; and, should that fail, it still fires, with the media described."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    user = next(iter(simulator.state.wuzapi.users.values()))
+    user.media_delivery = "s3"  # S3 delivery without working S3: nothing inline
+    if download_fails:
+        await simulator.fault(status=500, path="/chat/downloadimage")
+    await inbound(
+        simulator,
+        kind="image",
+        caption="door",
+        mime_type="image/png",
+        data="data:image/png;base64,iVBORw0KGgo=",
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [event] = received
+    assert event.data["caption"] == "door"
+    assert event.data["media"]["mime_type"] == "image/png"
+    if download_fails:
+        assert event.data["media"]["path"] is None
+        return
+    saved = await hass.async_add_executor_job(Path(event.data["media"]["path"]).read_bytes)
+    assert saved == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 import hashlib
 import hmac
 from typing import Any, ClassVar
@@ -238,6 +239,10 @@ class Gateway(ABC):
     async def poll_events(self, cursor: str | None) -> tuple[list[InboundEvent], str | None]:
         """Fetch events since the cursor, for gateways that cannot push."""
         raise self._unsupported("polling for messages")
+
+    async def missed_events(self, since: datetime) -> list[InboundEvent]:
+        """Messages the gateway posted (or tried to) since then, oldest first."""
+        raise self._unsupported("catching up on missed messages")
 
     async def download_media(self, media: InboundMedia) -> InboundMedia:
         """The media with its bytes, fetched through the handle the webhook gave."""

@@ -38,6 +38,8 @@ class Capability(StrEnum):
     CLIENT_MESSAGE_ID = "client_message_id"
     # Media that was not inlined in the webhook can be fetched afterwards.
     MEDIA_DOWNLOAD = "media_download"
+    # The gateway can tell what it posted while we could not receive it.
+    CATCH_UP = "catch_up"
 
 
 class MessageKind(StrEnum):
