@@ -186,15 +186,7 @@ class WebhookReceiver:
         self._async_register()
         url = await self._async_reachable_url()
         if url is None:
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                issue_id(self._entry),
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="webhook_unreachable",
-                translation_placeholders={"title": self._entry.title},
-            )
+            self._async_raise_issue(issue_id(self._entry), "webhook_unreachable")
         else:
             ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
             await self._gateway.configure_webhook(url, self._secret)
@@ -212,6 +204,18 @@ class WebhookReceiver:
             self.handle(slot.held.popleft())
         slot.held_bytes = 0
         await self._router.async_catch_up()
+
+    @callback
+    def _async_raise_issue(self, issue: str, translation_key: str) -> None:
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=translation_key,
+            translation_placeholders={"title": self._entry.title},
+        )
 
     def _async_register(self) -> WebhookSlot:
         """The entry's slot, registered with Home Assistant (again, if the locality changed)."""
@@ -310,15 +314,7 @@ class WebhookReceiver:
         """The gateway posts unsigned although it holds our key: say so, and push the key."""
         if not self._unsigned_issue:
             self._unsigned_issue = True
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                unsigned_issue_id(self._entry),
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="webhook_unsigned",
-                translation_placeholders={"title": self._entry.title},
-            )
+            self._async_raise_issue(unsigned_issue_id(self._entry), "webhook_unsigned")
         now = self._hass.loop.time()
         if self._url is None or (
             self._key_pushed_at is not None and now - self._key_pushed_at < SIGNING_REPAIR_INTERVAL

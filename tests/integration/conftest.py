@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 import logging
@@ -11,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from homeassistant import loader
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER
 from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.whatsapp_gateway.const import (
@@ -29,7 +35,7 @@ from tests.conftest import (
     StartSimulator,
 )
 
-from .kinds import WEBHOOK_ID, Maytapi, Wuzapi
+from .kinds import CONTACT, KINDS, WEBHOOK_ID, Kind, Maytapi, Wuzapi
 
 WUZAPI_PHONE = Wuzapi.phone
 MAYTAPI_PHONE = Maytapi.phone
@@ -239,3 +245,39 @@ def reauth_flows(hass: HomeAssistant) -> list[dict]:
         for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         if flow["context"]["source"] == SOURCE_REAUTH
     ]
+
+
+@pytest.fixture
+async def account(hass: HomeAssistant, kind: Kind) -> MockConfigEntry:
+    """A loaded account of the test's `kind`, whose phone is linked, with a chat "Anna"."""
+    await kind.link()
+    return await setup_entry(hass, kind.entry(chats=[(f"{CONTACT}@s.whatsapp.net", "Anna")]))
+
+
+async def start_kind(name: str, start_simulator: StartSimulator) -> Kind:
+    """The driver of a gateway kind (or wuzapi build), with a simulator configured for it."""
+    driver = KINDS[name]
+    return driver(await start_simulator(**driver.simulator_options()))
+
+
+@asynccontextmanager
+async def restarted_home_assistant(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> AsyncIterator[tuple[HomeAssistant, Bus, MockConfigEntry]]:
+    """A second Home Assistant with the same storage and the same entry, set up.
+
+    The first one is stopped before; the second one is stopped after.
+    """
+    await hass.async_stop()
+    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        collector = Bus(restarted)
+        again = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=entry.entry_id,
+            unique_id=entry.unique_id,
+            title=entry.title,
+            data=dict(entry.data),
+        )
+        yield restarted, collector, again
+        await restarted.async_stop()

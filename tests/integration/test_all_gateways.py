@@ -27,7 +27,17 @@ from custom_components.whatsapp_gateway.gateway import Capability, gateway_capab
 from simulator.common import LOST_ANSWER
 from tests.conftest import StartSimulator
 
-from .conftest import Bus, configure, poll, reauth_flows, setup_entry, start, state, watcher_done
+from .conftest import (
+    Bus,
+    configure,
+    poll,
+    reauth_flows,
+    setup_entry,
+    start,
+    start_kind,
+    state,
+    watcher_done,
+)
 from .kinds import CONTACT, KINDS, Kind, Sent
 
 PNG = base64.b64decode(
@@ -41,15 +51,7 @@ async def kind(
     request: pytest.FixtureRequest, start_simulator: StartSimulator, ha_client: TestClient
 ) -> Kind:
     """Each gateway kind (and wuzapi build) in turn, driving the simulator's product."""
-    driver = KINDS[request.param]
-    return driver(await start_simulator(**driver.simulator_options()))
-
-
-@pytest.fixture
-async def account(hass: HomeAssistant, kind: Kind) -> MockConfigEntry:
-    """A loaded account whose phone is linked, with a chat "Anna"."""
-    await kind.link()
-    return await setup_entry(hass, kind.entry(chats=[(ANNA, "Anna")]))
+    return await start_kind(request.param, start_simulator)
 
 
 async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:

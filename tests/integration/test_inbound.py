@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
-from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -14,7 +13,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
-    async_test_home_assistant,
 )
 
 from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED
@@ -23,7 +21,7 @@ from custom_components.whatsapp_gateway.webhook import Post
 from simulator import WuzapiConfig
 from tests.conftest import USER_TOKEN, StartSimulator
 
-from .conftest import Bus, poll, setup_entry, state
+from .conftest import Bus, poll, restarted_home_assistant, setup_entry, start_kind, state
 from .kinds import CONTACT, KINDS, Kind, Wuzapi
 
 WEBHOOK_KINDS = [name for name, driver in KINDS.items() if not driver.polled]
@@ -35,15 +33,7 @@ async def kind(
     request: pytest.FixtureRequest, start_simulator: StartSimulator, ha_client: TestClient
 ) -> Kind:
     """Each gateway that pushes its messages, in turn."""
-    driver = KINDS[request.param]
-    return driver(await start_simulator(**driver.simulator_options()))
-
-
-@pytest.fixture
-async def account(hass: HomeAssistant, kind: Kind) -> MockConfigEntry:
-    """A loaded account whose phone is linked."""
-    await kind.link()
-    return await setup_entry(hass, kind.entry(chats=[(ANNA, "Anna")]))
+    return await start_kind(request.param, start_simulator)
 
 
 def texts(bus: Bus) -> list[str]:
@@ -142,19 +132,8 @@ async def test_redelivery_after_a_restart_fires_nothing(
     await kind.receive(hass, text="once", **{"from": CONTACT})
     assert texts(bus) == ["once"]
     delivery = next(d for d in reversed(kind.simulator.state.sender.log) if b"once" in d.body)
-    await hass.async_stop()
-
-    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
-        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        again = Bus(restarted)
+    async with restarted_home_assistant(hass, account) as (restarted, again, second):
         fired = again.listen(EVENT_MESSAGE_RECEIVED)
-        second = MockConfigEntry(
-            domain=DOMAIN,
-            entry_id=account.entry_id,
-            unique_id=account.unique_id,
-            title=account.title,
-            data=dict(account.data),
-        )
         await setup_entry(restarted, second)
         assert second.state is ConfigEntryState.LOADED
         slot = restarted.data[f"{DOMAIN}_webhook_slots"][account.data["webhook_id"]]
@@ -162,7 +141,6 @@ async def test_redelivery_after_a_restart_fires_nothing(
         slot.receiver.handle(Post(dict(delivery.headers), delivery.body))
         await restarted.async_block_till_done()
         assert fired == []
-        await restarted.async_stop()
 
 
 async def test_last_delivery_sensor(
@@ -222,8 +200,7 @@ async def test_old_build_is_unsigned_in_diagnostics(
     hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient
 ) -> None:
     """A build that cannot sign is checked by its token, and diagnostics say so."""
-    kind = KINDS["wuzapi-2025-05"]
-    driver = kind(await start_simulator(**kind.simulator_options()))
+    driver = await start_kind("wuzapi-2025-05", start_simulator)
     await driver.link()
     entry = await setup_entry(hass, driver.entry())
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
@@ -235,44 +212,33 @@ async def test_maytapi_catches_up_after_a_restart(
 ) -> None:
     """What Maytapi posted while Home Assistant was stopped fires once after the start: it
     logs every post, delivered or not. What was seen before the stop fires nothing."""
-    kind = KINDS["maytapi"](await start_simulator())
+    kind = await start_kind("maytapi", start_simulator)
     await kind.link()
     entry = await setup_entry(hass, kind.entry())
     bus.listen(EVENT_MESSAGE_RECEIVED)
     await kind.receive(hass, text="before", **{"from": CONTACT})
     assert texts(bus) == ["before"]
-    await hass.async_stop()
-    # Home Assistant is down: the gateway's posts fail.
-    phone = kind.simulator.state.maytapi.phones["12"]
-    phone.webhook = "http://127.0.0.1:9/down"
-    for text in ("while down 1", "while down 2"):
-        await kind.write(text=text, **{"from": CONTACT})
-    assert all(d.status is None for d in kind.simulator.state.sender.log[-2:])
-
-    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
-        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        fired = Bus(restarted).listen(EVENT_MESSAGE_RECEIVED)
-        second = MockConfigEntry(
-            domain=DOMAIN,
-            entry_id=entry.entry_id,
-            unique_id=entry.unique_id,
-            title=entry.title,
-            data=dict(entry.data),
-        )
+    async with restarted_home_assistant(hass, entry) as (restarted, again, second):
+        # Home Assistant is down: the gateway's posts fail.
+        phone = kind.simulator.state.maytapi.phones["12"]
+        phone.webhook = "http://127.0.0.1:9/down"
+        for text in ("while down 1", "while down 2"):
+            await kind.write(text=text, **{"from": CONTACT})
+        assert all(d.status is None for d in kind.simulator.state.sender.log[-2:])
+        fired = again.listen(EVENT_MESSAGE_RECEIVED)
         await setup_entry(restarted, second)
         assert [event.data["text"] for event in fired] == ["while down 1", "while down 2"]
         # A reload catches nothing up again: it held its posts instead.
         assert await restarted.config_entries.async_reload(second.entry_id)
         await restarted.async_block_till_done()
         assert len(fired) == 2
-        await restarted.async_stop()
 
 
 async def test_first_start_does_not_replay_history(
     hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
 ) -> None:
     """A new account fires nothing of what its gateway logged before it was set up."""
-    kind = KINDS["maytapi"](await start_simulator())
+    kind = await start_kind("maytapi", start_simulator)
     await kind.link()
     kind.simulator.state.maytapi.phones["12"].webhook = "http://127.0.0.1:9/elsewhere"
     await kind.write(text="old news", **{"from": CONTACT})

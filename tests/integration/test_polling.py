@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 
-from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_fire_time_changed,
-    async_test_home_assistant,
 )
 
 from custom_components.whatsapp_gateway.const import (
@@ -24,7 +21,7 @@ from custom_components.whatsapp_gateway.const import (
 )
 from tests.conftest import CHATAPI_INSTANCE, SimulatorHandle
 
-from .conftest import Bus, setup_entry
+from .conftest import Bus, restarted_home_assistant, setup_entry
 from .kinds import CONTACT, ChatApi
 
 MESSAGES = f"/instance{CHATAPI_INSTANCE}/messages"
@@ -57,29 +54,16 @@ async def test_restart_between_polls_fires_each_message_once(
     assert [event.data["text"] for event in received] == ["one"]
     assert hass_storage[f"{DOMAIN}.{entry.entry_id}.cursor"]["data"] == {"cursor": "2"}
 
-    await hass.async_stop()
-    await chatapi.write(text="two")
-    await chatapi.write(text="three")
-
-    # A new Home Assistant, with the same storage and the same entry.
-    async with async_test_home_assistant(config_dir=hass.config.config_dir) as restarted:
-        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        again = Bus(restarted)
+    async with restarted_home_assistant(hass, entry) as (restarted, again, second):
+        await chatapi.write(text="two")
+        await chatapi.write(text="three")
         fired = again.listen(EVENT_MESSAGE_RECEIVED)
-        second = MockConfigEntry(
-            domain=DOMAIN,
-            entry_id=entry.entry_id,
-            unique_id=entry.unique_id,
-            title=entry.title,
-            data=dict(entry.data),
-        )
         await setup_entry(restarted, second)
         assert second.state is ConfigEntryState.LOADED
         await chatapi.write(text="four")
         await next_poll(restarted)
         await next_poll(restarted)
         assert [event.data["text"] for event in fired] == ["two", "three", "four"]
-        await restarted.async_stop()
     assert [event.data["text"] for event in received] == ["one"]
 
 
