@@ -92,6 +92,7 @@ async def async_get_config_entry_diagnostics(
                     "signature": health.refused_signature,
                     "unsigned": health.refused_unsigned,
                     "parse": health.refused_parse,
+                    "too_large": health.refused_too_large,
                 },
                 "webhook_unreachable": issues.async_get_issue(DOMAIN, issue_id(entry)) is not None,
                 "webhook_unsigned": issues.async_get_issue(DOMAIN, unsigned_issue_id(entry))

@@ -84,6 +84,7 @@ class InboundHealth:
     refused_signature: int = 0
     refused_unsigned: int = 0
     refused_parse: int = 0
+    refused_too_large: int = 0
     _listeners: list[CALLBACK_TYPE] = field(default_factory=list)
 
     def delivered(self) -> None:
@@ -92,7 +93,7 @@ class InboundHealth:
         self._changed()
 
     def refused(self, reason: str) -> None:
-        """A post was refused: `signature`, `unsigned` or `parse`."""
+        """A post was refused: `signature`, `unsigned`, `parse` or `too_large`."""
         setattr(self, f"refused_{reason}", getattr(self, f"refused_{reason}") + 1)
         self._changed()
 

@@ -134,6 +134,7 @@ class LastDeliverySensor(WhatsAppEntity, SensorEntity):
             "refused_signature": self._health.refused_signature,
             "refused_unsigned": self._health.refused_unsigned,
             "refused_parse": self._health.refused_parse,
+            "refused_too_large": self._health.refused_too_large,
         }
 
     @callback

@@ -34,18 +34,22 @@ from .const import (
     SIGNING_REPAIR_INTERVAL,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Gateway, GatewayError, GatewayResponseError
-from .inbound import InboundRouter
+from .gateway import Gateway, GatewayError, GatewayResponseError, WebhookBodyReader
+from .inbound import InboundHealth, InboundRouter
 
 SLOTS_KEY = f"{DOMAIN}_webhook_slots"
 
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """A webhook post as it arrived."""
+    """A webhook post as it arrived (its inline media dropped, when it was too large).
+
+    `signature_valid` is the check of the whole body when the body was cut, else None.
+    """
 
     headers: dict[str, str]
     body: bytes
+    signature_valid: bool | None = None
 
 
 @dataclass
@@ -71,31 +75,31 @@ def _slots(hass: HomeAssistant) -> dict[str, WebhookSlot]:
     return slots
 
 
-async def _async_read(request: web.Request) -> bytes | web.Response:
-    """The body, or the answer refusing it when it is too large."""
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        LOGGER.debug("Webhook post of %s bytes refused", request.content_length)
-        return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    received = bytearray()
-    # Chunked posts carry no length: count while reading instead.
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        received += chunk
-        if len(received) > MAX_WEBHOOK_BYTES:
-            LOGGER.debug("Webhook post over %s bytes refused", MAX_WEBHOOK_BYTES)
-            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    return bytes(received)
-
-
 async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
     """Every post of every entry's webhook comes here first."""
-    body = await _async_read(request)
-    if isinstance(body, web.Response):
-        return body
-    post = Post(dict(request.headers), body)
     if (slot := _slots(hass).get(webhook_id)) is None:
         return web.Response(status=HTTPStatus.NOT_FOUND)
-    if slot.receiver is not None:
-        return slot.receiver.handle(post)
+    receiver = slot.receiver
+    headers = dict(request.headers)
+    reader = (
+        receiver.body_reader(headers)
+        if receiver is not None
+        else WebhookBodyReader(MAX_WEBHOOK_BYTES)
+    )
+    # Chunked posts carry no length: the reader counts while reading.
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        reader.feed(chunk)
+        if reader.too_large:
+            LOGGER.warning(
+                "A webhook post of more than %s MB was refused; its message is lost",
+                MAX_WEBHOOK_BYTES // 2**20,
+            )
+            if receiver is not None:
+                receiver.health.refused("too_large")
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    post = Post(headers, reader.body, reader.signature_valid(headers))
+    if receiver is not None:
+        return receiver.handle(post)
     if slot.hold(post):
         LOGGER.debug("Webhook post held until its entry is loaded again")
         return web.Response(status=HTTPStatus.OK)
@@ -284,11 +288,23 @@ class WebhookReceiver:
         )
         return hook
 
+    @property
+    def health(self) -> InboundHealth:
+        """What came in since Home Assistant started."""
+        return self._router.health
+
+    def body_reader(self, headers: dict[str, str]) -> WebhookBodyReader:
+        """How this gateway's posts are read."""
+        return self._gateway.body_reader(headers, self._secret, MAX_WEBHOOK_BYTES)
+
     @callback
     def handle(self, post: Post) -> web.Response:
         """Check, parse and hand on one post; no I/O."""
         health = self._router.health
-        if not self._gateway.verify_webhook(post.headers, post.body, self._secret):
+        verified = post.signature_valid
+        if verified is None:
+            verified = self._gateway.verify_webhook(post.headers, post.body, self._secret)
+        if not verified:
             if self._gateway.signature_missing(post.headers, self._secret):
                 health.refused("unsigned")
                 self._async_signing_lost()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+from typing import cast
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -17,6 +20,7 @@ from custom_components.whatsapp_gateway.gateway import (
     WuzapiGateway,
     create_gateway,
 )
+from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from custom_components.whatsapp_gateway.gateway.wuzapi import OLD_BUILD_EVENTS, SUBSCRIBED_EVENTS
 from simulator import WuzapiConfig
 from simulator.wuzapi import BUILDS, OLD_BUILD, WuzapiUser
@@ -31,6 +35,7 @@ from ..conftest import (
 )
 
 CONTROL = f"wuzapi/users/{USER_TOKEN}"
+NO_SESSION = cast("aiohttp.ClientSession", None)
 OGG = OutgoingMedia.from_bytes(b"OggS voice", filename="note.ogg", mime_type="audio/ogg")
 MP3 = OutgoingMedia.from_bytes(b"ID3 song", filename="song.mp3", mime_type="audio/mpeg")
 VIDEO = OutgoingMedia.from_bytes(b"mp4", filename="clip.mp4", mime_type="video/mp4")
@@ -292,3 +297,40 @@ async def test_only_posted_receipts(server: Server, webhook_sink: WebhookSink) -
     await simulator.control(f"{CONTROL}/receipt", {"ids": ["A"], "state": "Delivered"})
     post = await webhook_sink.next()
     assert b"Delivered" in post.body
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 64, 100_000])
+@pytest.mark.parametrize("form", [True, False])
+def test_inline_media_dropped_over_the_limit(chunk_size: int, form: bool) -> None:
+    """However the body is split, over the limit only the base64 value goes; the signature is
+    checked over everything that was posted."""
+    event = {"base64": "QUJD" * 2000, "event": {"Info": {"ID": "X"}}, "type": "Message"}
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    body = urlencode({"jsonData": text, "userID": "u"}).encode() if form else text.encode()
+    gateway = create_gateway("wuzapi", NO_SESSION, {"url": "http://w", "token": "t"})
+    content_type = "application/x-www-form-urlencoded" if form else "application/json"
+    reader = gateway.body_reader({"Content-Type": content_type}, HMAC_KEY, 1000)
+    for start in range(0, len(body), chunk_size):
+        reader.feed(body[start : start + chunk_size])
+    assert not reader.too_large
+    kept = reader.body
+    expected = text.replace("QUJD" * 2000, "")
+    if form:
+        assert kept == urlencode({"jsonData": expected, "userID": "u"}).encode()
+    else:
+        assert kept == expected.encode()
+    signed = {"x-hmac-signature": hmac_sha256_hex(HMAC_KEY, body)}
+    assert reader.signature_valid(signed) is True
+    assert reader.signature_valid({"x-hmac-signature": hmac_sha256_hex(HMAC_KEY, kept)}) is False
+
+
+def test_body_without_media_over_the_limit_is_too_large() -> None:
+    gateway = create_gateway("wuzapi", NO_SESSION, {"url": "http://w", "token": "t"})
+    reader = gateway.body_reader({"Content-Type": "application/json"}, None, 100)
+    reader.feed(b'{"type":"Message","event":{"x":"' + b"y" * 200 + b'"}}')
+    assert reader.too_large
+    assert reader.signature_valid({}) is None
+    # Media dropped, but what follows is still over the limit.
+    reader = gateway.body_reader({"Content-Type": "application/json"}, None, 100)
+    reader.feed(b'{"base64":"' + b"A" * 200 + b'","event":"' + b"y" * 200 + b'"}')
+    assert reader.too_large

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -368,3 +369,58 @@ async def test_media_not_inlined_is_fetched(
         return
     saved = await hass.async_add_executor_job(Path(event.data["media"]["path"]).read_bytes)
     assert saved == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("webhook_format", "build"), [("form", "current"), ("json", "current"), ("form", "2025-05")]
+)
+async def test_post_too_large_for_its_media_still_fires(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    bus: Bus,
+    monkeypatch: pytest.MonkeyPatch,
+    webhook_format: str,
+    build: str,
+) -> None:
+    """A post over the size limit loses its inline media, not its message: the message fires,
+    and (where the build has the route) its bytes are fetched from the gateway."""
+    monkeypatch.setattr("custom_components.whatsapp_gateway.webhook.MAX_WEBHOOK_BYTES", 4096)
+    simulator = await start_simulator(
+        wuzapi=WuzapiConfig(webhook_format=webhook_format, build=build, auto_receipts=False)
+    )
+    await pair_wuzapi_user(simulator)
+    await setup_entry(hass, wuzapi_entry(simulator))
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # about 10 kB, 14 kB as base64
+    data = "data:image/png;base64," + base64.b64encode(photo).decode()
+    await inbound(simulator, kind="image", caption="big", mime_type="image/png", data=data)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [event] = received
+    assert event.data["caption"] == "big"
+    if build == "2025-05":  # no download route: the message fires with its media described
+        assert event.data["media"]["path"] is None
+        return
+    saved = await hass.async_add_executor_job(Path(event.data["media"]["path"]).read_bytes)
+    assert saved == photo
+
+
+async def test_too_large_post_with_a_forged_signature(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    ha_client: TestClient,
+    bus: Bus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dropping the media does not skip the signature: it is checked over the whole body."""
+    monkeypatch.setattr("custom_components.whatsapp_gateway.webhook.MAX_WEBHOOK_BYTES", 4096)
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    event = json.loads(fixture_bytes("wuzapi_message_text.json"))
+    body = json.dumps({"base64": "A" * 10_000, **event}, separators=(",", ":")).encode()
+    url = f"/api/webhook/{WEBHOOK_ID}"
+    headers = {"Content-Type": "application/json", "x-hmac-signature": "0" * 64}
+    assert (await ha_client.post(url, data=body, headers=headers)).status == 401
+    headers["x-hmac-signature"] = hmac_sha256_hex(HMAC_KEY, body)
+    assert (await ha_client.post(url, data=body, headers=headers)).status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(received) == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from .base import Gateway
+from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
 from .chatapi import ChatApiGateway
 from .errors import (
@@ -145,6 +145,7 @@ __all__ = [
     "SessionStatus",
     "WaabotGateway",
     "WaabotInstance",
+    "WebhookBodyReader",
     "WuzapiGateway",
     "WuzapiUser",
     "create_gateway",

@@ -65,6 +65,44 @@ def hmac_sha256_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class WebhookBodyReader:
+    """Collects a webhook body as it streams in, up to a limit.
+
+    Gateways that inline media can return a reader that drops the media of a post over the
+    limit (it is then fetched afterwards) instead of refusing the whole post.
+    """
+
+    def __init__(self, limit: int) -> None:
+        """Keep at most `limit` bytes."""
+        self._limit = limit
+        self._body = bytearray()
+        self.too_large = False
+
+    def feed(self, chunk: bytes) -> None:
+        """The next part of the body."""
+        if self.too_large:
+            return
+        self._body += chunk
+        if len(self._body) > self._limit:
+            self._over_limit()
+
+    def _over_limit(self) -> None:
+        self.too_large = True
+        self._body.clear()
+
+    @property
+    def body(self) -> bytes:
+        """What was kept of the body."""
+        return bytes(self._body)
+
+    def signature_valid(self, headers: Mapping[str, str]) -> bool | None:
+        """For a body that was cut: whether the whole one was signed right.
+
+        None when the body is whole: then verify it as usual.
+        """
+        return None
+
+
 class Gateway(ABC):
     """A WhatsApp HTTP gateway holding one WhatsApp account."""
 
@@ -227,6 +265,12 @@ class Gateway(ABC):
     def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
         """True for a post without the signature this gateway was told to add."""
         return False
+
+    def body_reader(
+        self, headers: Mapping[str, str], secret: str | None, limit: int
+    ) -> WebhookBodyReader:
+        """How to read a webhook body of at most `limit` bytes."""
+        return WebhookBodyReader(limit)
 
     @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import aiohttp
 
 from . import payload as p
-from .base import Gateway, hmac_sha256_hex
+from .base import Gateway, WebhookBodyReader, hmac_sha256_hex
 from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
 from .errors import (
     GatewayAuthError,
@@ -621,6 +621,18 @@ class WuzapiGateway(Gateway):
         """A post without a signature although we hold a key the server took."""
         return bool(secret) and self._signs is not False and not _header(headers, SIGNATURE_HEADER)
 
+    def body_reader(
+        self, headers: Mapping[str, str], secret: str | None, limit: int
+    ) -> WebhookBodyReader:
+        """A post over the limit loses its inline media (fetched later), not its message."""
+        form = (
+            (_header(headers, "Content-Type") or "")
+            .lower()
+            .startswith("application/x-www-form-urlencoded")
+        )
+        signed = secret if secret and self._signs is not False else None
+        return InlineMediaDropper(limit, form=form, hmac_key=signed)
+
     async def download_media(self, media: InboundMedia) -> InboundMedia:
         """POST /chat/download<kind> with the description the webhook carried."""
         if media.download is None:
@@ -704,6 +716,61 @@ class WuzapiGateway(Gateway):
         self._senders.move_to_end(message_id)
         while len(self._senders) > _REMEMBERED_SENDERS:
             self._senders.popitem(last=False)
+
+
+class InlineMediaDropper(WebhookBodyReader):
+    """Reads a wuzapi post; over the limit, drops the value of its top-level `base64` field.
+
+    Go writes the event map with sorted keys, so `base64` comes before `event`: the media is
+    at the front and everything else follows it. The signature covers the whole body, so it
+    is computed while reading.
+    """
+
+    def __init__(self, limit: int, *, form: bool, hmac_key: str | None) -> None:
+        """A form (`jsonData=…`, percent-encoded) or a JSON post, signed with the key if any."""
+        super().__init__(limit)
+        quote = b"%22" if form else b'"'
+        self._marker = quote + b"base64" + quote + (b"%3A" if form else b":") + quote
+        self._end = quote
+        self._hmac = hmac.new(hmac_key.encode(), digestmod="sha256") if hmac_key else None
+        self._skipping = False
+        self._carry = b""
+        self.dropped = False
+
+    def feed(self, chunk: bytes) -> None:
+        """The next part of the body."""
+        if self._hmac is not None:
+            self._hmac.update(chunk)
+        if self._skipping:
+            self._skip(chunk)
+        else:
+            super().feed(chunk)
+
+    def _over_limit(self) -> None:
+        if self.dropped or (start := self._body.find(self._marker)) < 0:
+            super()._over_limit()
+            return
+        start += len(self._marker)
+        rest = bytes(self._body[start:])
+        del self._body[start:]
+        self.dropped = self._skipping = True
+        self._skip(rest)
+
+    def _skip(self, chunk: bytes) -> None:
+        data = self._carry + chunk
+        if (end := data.find(self._end)) < 0:
+            # The closing quote may be split between two chunks.
+            self._carry = data[-(len(self._end) - 1) :] if len(self._end) > 1 else b""
+            return
+        self._skipping, self._carry = False, b""
+        super().feed(data[end:])
+
+    def signature_valid(self, headers: Mapping[str, str]) -> bool | None:
+        """For a cut body: whether the whole one (media included) was signed right."""
+        if not self.dropped or self._hmac is None:
+            return None
+        given = (_header(headers, SIGNATURE_HEADER) or "").strip().lower().encode()
+        return hmac.compare_digest(given, self._hmac.hexdigest().encode())
 
 
 def _wire_target(chat: ChatId) -> str:
