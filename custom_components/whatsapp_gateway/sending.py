@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from .const import DOMAIN, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
+from .const import DOMAIN, GATEWAY_NAMES, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
@@ -15,6 +15,7 @@ from .gateway import (
     GatewayConnectionError,
     GatewayError,
     GatewayRateLimited,
+    GatewayUnsupported,
     InvalidChatId,
     SentMessage,
     parse_chat_id,
@@ -99,6 +100,16 @@ async def async_send_each(
         return sent
     if any(isinstance(err, GatewayAuthError) for _, err in failed):
         entry.async_start_reauth(hass)
+    if not sent and all(isinstance(err, GatewayUnsupported) for _, err in failed):
+        # Not the gateway failing: it cannot do what was asked (an older wuzapi build, say).
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_supported",
+            translation_placeholders={
+                "gateway": GATEWAY_NAMES.get(gateway.kind, gateway.kind),
+                "error": str(failed[0][1]),
+            },
+        ) from failed[0][1]
     raise HomeAssistantError(
         translation_domain=DOMAIN,
         translation_key="send_failed",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
+import json
 
 import aiohttp
 import pytest
@@ -294,3 +296,30 @@ async def test_acks_arrive_in_batches_on_their_own(
     result = await gateway.send_text("905301234567", "hi")
     update = await webhook_sink.next_of(gateway, MessageStatusUpdate)
     assert update.message_ids == (result.message_id,)
+
+
+async def test_missed_events_from_the_webhook_log(
+    simulator: SimulatorHandle, maytapi: MaytapiGateway
+) -> None:
+    """Only this phone's incoming messages since then, and a broken entry hides nothing."""
+    assert simulator.state.maytapi is not None
+    log = simulator.state.maytapi.logs
+    message = {
+        "type": "message",
+        "conversation": "905551112233@c.us",
+        "message": {"type": "text", "text": "hi", "id": "M1", "fromMe": False},
+        "user": {"id": "905551112233@c.us", "phone": "905551112233"},
+        "timestamp": 1768469445,
+    }
+    entry = {"pid": PRODUCT_ID, "phone": PHONE_ID, "type": "incoming", "created_at": ""}
+    now = datetime.now(UTC)
+    log += [
+        {**entry, "created_at": (now - timedelta(hours=2)).isoformat(), "data": {"body": message}},
+        {**entry, "phone": "13", "created_at": now.isoformat(), "data": {"body": message}},
+        {**entry, "type": "outgoing", "created_at": now.isoformat(), "data": {"body": message}},
+        {**entry, "created_at": now.isoformat(), "data": {"body": "{broken"}},
+        {**entry, "created_at": "never", "data": {"body": message}},
+        {**entry, "created_at": now.isoformat(), "data": {"body": json.dumps(message)}},
+    ]
+    events = await maytapi.missed_events(now - timedelta(minutes=5))
+    assert [type(event).__name__ for event in events] == ["IncomingMessage"]

@@ -13,7 +13,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -347,3 +347,37 @@ async def test_diagnostics_hold_no_secrets(
         assert str(secret) not in text
     assert diagnostics["gateway"]["kind"] == kind.name
     assert diagnostics["inbound"]["polling"] is kind.polled
+
+
+@pytest.mark.parametrize(
+    ("filename", "reply_to"), [("clip.mp4", "3EB0QUOTED"), ("song.mp3", None), ("door.png", "Q")]
+)
+async def test_what_an_old_wuzapi_build_cannot_send(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    tmp_path: Path,
+    filename: str,
+    reply_to: str | None,
+) -> None:
+    """May-2025 wuzapi replies only with text and images and sends only OGG audio: anything
+    else is refused before it reaches the gateway (which would crash), with a clear error."""
+    kind = await start_kind("wuzapi-2025-05", start_simulator)
+    await kind.link()
+    await setup_entry(hass, kind.entry())
+    media = tmp_path / filename
+    media.write_bytes(PNG)
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    data: dict[str, Any] = {"target": CONTACT, "file": str(media)}
+    if reply_to:
+        data["reply_to"] = reply_to
+    if filename == "door.png":  # an image may reply
+        await call(hass, "send_file", **data)
+        assert len(kind.sent()) == 1
+        return
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_file", **data)
+    assert raised.value.translation_key == "not_supported"
+    assert "May-2025 build" in str(raised.value)
+    assert str(raised.value).startswith("wuzapi cannot do this")
+    assert kind.sent() == []

@@ -245,3 +245,20 @@ async def test_first_start_does_not_replay_history(
     bus.listen(EVENT_MESSAGE_RECEIVED)
     await setup_entry(hass, kind.entry())
     assert texts(bus) == []
+
+
+async def test_catch_up_that_fails_is_said(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A gateway that cannot give its log: the entry loads anyway, and a warning says so."""
+    kind = await start_kind("maytapi", start_simulator)
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    async with restarted_home_assistant(hass, entry) as (restarted, _, second):
+        await kind.simulator.fault(status=500, path="/api/sim-product/logs")
+        await setup_entry(restarted, second)
+        assert second.state is ConfigEntryState.LOADED
+    assert "what arrived while Home Assistant was stopped" in caplog.text
