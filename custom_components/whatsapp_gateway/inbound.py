@@ -121,6 +121,7 @@ class InboundMemory:
         self.messages = RecentIds()
         self.statuses = RecentIds()
         self.health = InboundHealth()
+        self._save_pending = False
         # When an earlier run last saved (so was still receiving); None before the first run.
         self.last_running: datetime | None = None
         # Whether what the gateway posted while Home Assistant was down was fetched already.
@@ -136,11 +137,18 @@ class InboundMemory:
 
     @callback
     def async_schedule_save(self) -> None:
-        """Save soon; a burst of messages is one write."""
-        self._store.async_delay_save(self._data, SAVE_DELAY)
+        """Save within SAVE_DELAY; a burst of messages is one write.
+
+        Scheduled once until it is written: each call postponing it would never save while
+        messages keep coming.
+        """
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data, SAVE_DELAY)
 
     def _data(self) -> dict[str, Any]:
         # Written while running, and at the final write when Home Assistant stops.
+        self._save_pending = False
         return {
             "messages": self.messages.keys(),
             "statuses": self.statuses.keys(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -107,10 +108,15 @@ async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle
     assert state(hass, f"sensor.{WUZAPI_PHONE}_session").state == "connected"
 
 
+@pytest.mark.parametrize("build", ["current", "2025-05"])
 async def test_wuzapi_admin_token_creates_a_user(
-    hass: HomeAssistant, simulator: SimulatorHandle
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, build: str
 ) -> None:
-    """Without a user token, the admin token makes a new wuzapi user (and is not kept)."""
+    """Without a user token, the admin token makes a new wuzapi user (and is not kept).
+
+    A May-2025 build refuses the newer event names; the user is made with the old ones.
+    """
+    simulator = await start_simulator(wuzapi=WuzapiConfig(build=build, auto_receipts=False))
     result = await start(hass, "wuzapi")
     result = await configure(hass, result, {"url": simulator.url})
     assert result["errors"] == {"base": "token_required"}
@@ -119,6 +125,7 @@ async def test_wuzapi_admin_token_creates_a_user(
     users = list(simulator.state.wuzapi.users.values())
     assert len(users) == 2
     assert users[1].name.startswith("home-assistant-")
+    assert ("Message" in users[1].events) and ("QR" in users[1].events) is (build == "current")
     hass.config_entries.flow.async_abort(result["flow_id"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import ConfigEntryState
@@ -262,3 +263,22 @@ async def test_catch_up_that_fails_is_said(
         await setup_entry(restarted, second)
         assert second.state is ConfigEntryState.LOADED
     assert "what arrived while Home Assistant was stopped" in caplog.text
+
+
+async def test_seen_ids_are_saved_while_messages_keep_coming(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A steady stream does not postpone the save for ever: it is written within 10 s."""
+    kind = await start_kind("wuzapi", start_simulator)
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    key = f"{DOMAIN}.{entry.entry_id}.inbound"
+    start = dt_util.utcnow()
+    for second in range(0, 12, 3):
+        await kind.write(text=f"at {second}", id=f"ID{second}", **{"from": CONTACT})
+        async_fire_time_changed(hass, start + timedelta(seconds=second + 0.5))
+        await hass.async_block_till_done()
+    assert "ID0" in hass_storage[key]["data"]["messages"]

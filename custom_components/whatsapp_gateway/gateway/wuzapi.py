@@ -722,8 +722,8 @@ class InlineMediaDropper(WebhookBodyReader):
     """Reads a wuzapi post; over the limit, drops the value of its top-level `base64` field.
 
     Go writes the event map with sorted keys, so `base64` comes before `event`: the media is
-    at the front and everything else follows it. The signature covers the whole body, so it
-    is computed while reading.
+    at the front and everything else follows it. The signature covers the whole body, so for
+    a body that is cut it is computed while reading.
     """
 
     def __init__(self, limit: int, *, form: bool, hmac_key: str | None) -> None:
@@ -732,7 +732,9 @@ class InlineMediaDropper(WebhookBodyReader):
         quote = b"%22" if form else b'"'
         self._marker = quote + b"base64" + quote + (b"%3A" if form else b":") + quote
         self._end = quote
-        self._hmac = hmac.new(hmac_key.encode(), digestmod="sha256") if hmac_key else None
+        self._hmac_key = hmac_key
+        # Only a body that gets cut is signed here; a whole one is verified as usual.
+        self._hmac: hmac.HMAC | None = None
         self._skipping = False
         self._carry = b""
         self.dropped = False
@@ -750,6 +752,9 @@ class InlineMediaDropper(WebhookBodyReader):
         if self.dropped or (start := self._body.find(self._marker)) < 0:
             super()._over_limit()
             return
+        if self._hmac_key:
+            # Everything read so far is still here; what follows is added as it comes.
+            self._hmac = hmac.new(self._hmac_key.encode(), bytes(self._body), "sha256")
         start += len(self._marker)
         rest = bytes(self._body[start:])
         del self._body[start:]
