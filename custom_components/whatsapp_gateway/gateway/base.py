@@ -139,6 +139,11 @@ class Gateway(ABC):
             ) as resp:
                 body = await resp.read()
                 response = Response(resp.status, dict(resp.headers), body)
+        except aiohttp.ConnectionTimeoutError as err:
+            # No connection within the time: the request never left.
+            raise GatewayConnectionError(
+                f"The gateway at {self._base_url} did not accept a connection in time ({what})"
+            ) from err
         except TimeoutError as err:
             raise GatewayConnectionError(
                 f"The gateway at {self._base_url} did not answer the {what} request in time",
