@@ -833,8 +833,11 @@ class WuzapiSimulator:
     async def download(
         self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
     ) -> web.Response:
-        """POST /chat/download*: media the simulator put into an inbound message (newer builds)."""
-        if self.config.old:
+        """POST /chat/download*: media the simulator put into an inbound message.
+
+        The May-2025 build has no /chat/downloadsticker.
+        """
+        if self.config.old and request.path.endswith("sticker"):
             return not_found()
         path = str(body.get("DirectPath") or urlsplit(str(body.get("Url") or "")).path)
         stored = user.media.get(path)
@@ -1165,8 +1168,10 @@ class WuzapiSimulator:
         if context:
             part["contextInfo"] = context
         info["Type"], info["MediaType"] = "media", "ptt" if kind == "voice" else media_kind
-        # Old builds always inline; newer ones as the user's media delivery says.
-        if user.media_delivery in ("base64", "both") or self.config.old:
+        # Old builds inline all but stickers; newer ones as the user's media delivery says.
+        if (self.config.old and media_kind != "sticker") or (
+            not self.config.old and user.media_delivery in ("base64", "both")
+        ):
             extra["base64"] = base64.b64encode(data).decode()
             extra["mimeType"] = mime
             extra["fileName"] = part.get("fileName", f"{info['ID']}.{ext}")

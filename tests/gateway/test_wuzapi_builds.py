@@ -256,7 +256,7 @@ async def test_media_not_inlined_is_downloaded(
     message = await webhook_sink.next_of(gateway, IncomingMessage)
     assert message.media is not None
     if build == OLD_BUILD:
-        assert message.media.data == b"JPEGDATA"  # old builds always inline
+        assert message.media.data == b"JPEGDATA"  # old builds inline all but stickers
         return
     assert message.media.data is None
     assert message.media.download is not None
@@ -270,17 +270,16 @@ async def test_media_not_inlined_is_downloaded(
     assert user.media_delivery == "s3"
 
 
-async def test_old_build_has_no_download(start_simulator: StartSimulator) -> None:
-    """Old builds have no download route: a clear error, not a crash."""
+async def test_old_build_has_no_sticker_download(start_simulator: StartSimulator) -> None:
+    """The May-2025 build downloads images, videos, audio and documents, not stickers."""
     simulator = await start_simulator(wuzapi=WuzapiConfig(build=OLD_BUILD, auto_receipts=False))
-    gateway = create_gateway(
-        "wuzapi", simulator.session, {"url": simulator.url, "token": USER_TOKEN}
-    )
+    options = {"url": simulator.url, "token": USER_TOKEN}
+    gateway = create_gateway("wuzapi", simulator.session, options)
     user = first_user(simulator)
     user.client = user.connected = user.paired = True
     handle = InboundMedia(
-        mime_type="image/jpeg",
-        download={"route": "/chat/downloadimage", "body": {"DirectPath": "/x"}},
+        mime_type="image/webp",
+        download={"route": "/chat/downloadsticker", "body": {"DirectPath": "/x"}},
     )
     with pytest.raises(GatewayUnsupported, match="older build"):
         await gateway.download_media(handle)

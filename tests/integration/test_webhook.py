@@ -384,7 +384,7 @@ async def test_post_too_large_for_its_media_still_fires(
     build: str,
 ) -> None:
     """A post over the size limit loses its inline media, not its message: the message fires,
-    and (where the build has the route) its bytes are fetched from the gateway."""
+    and its bytes are fetched from the gateway."""
     monkeypatch.setattr("custom_components.whatsapp_gateway.webhook.MAX_WEBHOOK_BYTES", 4096)
     simulator = await start_simulator(
         wuzapi=WuzapiConfig(webhook_format=webhook_format, build=build, auto_receipts=False)
@@ -398,9 +398,6 @@ async def test_post_too_large_for_its_media_still_fires(
     await hass.async_block_till_done(wait_background_tasks=True)
     [event] = received
     assert event.data["caption"] == "big"
-    if build == "2025-05":  # no download route: the message fires with its media described
-        assert event.data["media"]["path"] is None
-        return
     saved = await hass.async_add_executor_job(Path(event.data["media"]["path"]).read_bytes)
     assert saved == photo
 
@@ -424,3 +421,20 @@ async def test_too_large_post_with_a_forged_signature(
     assert (await ha_client.post(url, data=body, headers=headers)).status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
     assert len(received) == 1
+
+
+async def test_old_build_sticker_fires_without_its_bytes(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """May-2025 wuzapi neither inlines stickers nor can download them: the message fires."""
+    simulator = await start_simulator(wuzapi=WuzapiConfig(build="2025-05", auto_receipts=False))
+    await pair_wuzapi_user(simulator)
+    await setup_entry(hass, wuzapi_entry(simulator))
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    data = "data:image/webp;base64," + base64.b64encode(b"RIFF....WEBP").decode()
+    await inbound(simulator, kind="sticker", mime_type="image/webp", data=data)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [event] = received
+    assert event.data["kind"] == "sticker"
+    assert event.data["media"]["mime_type"] == "image/webp"
+    assert event.data["media"]["path"] is None
