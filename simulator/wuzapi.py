@@ -245,7 +245,7 @@ def send_route(*, need_phone: bool) -> Callable[[SendHandler], Route]:
             self: WuzapiSimulator, request: web.Request, user: WuzapiUser
         ) -> web.Response:
             if not user.client:
-                return failure(500, "no session")
+                return failure(500, self.no_session)
             if not user.paired:
                 return failure(
                     500, "failed to send message: the store doesn't contain a device JID"
@@ -280,6 +280,11 @@ class WuzapiSimulator:
         self._next_id = 1
         for index, token in enumerate(config.user_tokens):
             self._add_user(f"user{index + 1}", token, events=["All"])
+
+    @property
+    def no_session(self) -> str:
+        """The error of a user without a client (the old build writes it capitalised)."""
+        return "No session" if self.config.old else "no session"
 
     async def _rotate_qr_codes(self) -> None:
         for user in list(self.users.values()):
@@ -385,7 +390,10 @@ class WuzapiSimulator:
         if not isinstance(name, str) or not name or not isinstance(token, str) or not token:
             return failure(400, "missing name or token")
         if any(user.token == token for user in self.users.values()):
-            return failure(409, "user with this token already exists")
+            text = "user with this token already exists"
+            return failure(
+                409, "User with the same token already exists" if self.config.old else text
+            )
         if self.config.old:
             return self._add_old_build_user(name, token, body)
         events, error = _parse_events(body.get("events", ""))
@@ -416,7 +424,9 @@ class WuzapiSimulator:
         """May-2025 AddUser: a comma separated string of old names; hmacKey, s3Config ignored."""
         events = body.get("events", "")
         if not isinstance(events, str):
-            return failure(400, "Incomplete data in Payload")
+            return failure(
+                400, "Incomplete data in Payload. Required name, token, webhook, expiration, events"
+            )
         names = [event.strip() for event in events.split(",") if event.strip()]
         for event in names:
             if event not in OLD_BUILD_EVENTS | {"All"}:
@@ -468,9 +478,11 @@ class WuzapiSimulator:
         subscribe = body.get("Subscribe")
         if isinstance(subscribe, list):
             if self.config.old:
-                # Unknown names are dropped without a word; none at all means All.
-                events = [str(name) for name in subscribe if name in OLD_BUILD_EVENTS]
-                user.events = events or ["All"]
+                # Unknown names are dropped without a word; an empty list means All.
+                known = OLD_BUILD_EVENTS | {"All"}
+                user.events = [str(name) for name in subscribe if name in known] or (
+                    [] if subscribe else ["All"]
+                )
             else:
                 events, error = _parse_events(subscribe)
                 if error:
@@ -502,7 +514,7 @@ class WuzapiSimulator:
                 self._stop_client(user)
                 return envelope({"Connected": True, "LoggedIn": user.paired})
             if not user.client:
-                return failure(500, "no session")
+                return failure(500, self.no_session)
             return envelope({"Connected": user.connected, "LoggedIn": user.logged_in})
         return envelope(
             {
@@ -523,7 +535,7 @@ class WuzapiSimulator:
     async def qr(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /session/qr."""
         if not user.client:
-            return failure(500, "no session")
+            return failure(500, self.no_session)
         if not user.connected:
             return failure(500, "not connected")
         if user.paired:
@@ -551,10 +563,12 @@ class WuzapiSimulator:
     async def disconnect(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/disconnect keeps the pairing and always clears the subscription."""
         if not user.client:
-            return failure(500, "no session")
+            return failure(500, self.no_session)
+        if not user.logged_in:
+            # Nothing is stopped: the client goes on (whatsmeow reconnecting, or the QR shown).
+            text = "cannot disconnect because it is not logged in"
+            return failure(500, text.capitalize() if self.config.old else text)
         user.events = []
-        if not self.config.old and not user.connected:
-            return failure(500, "cannot disconnect because it is not logged in")
         if self.config.old:
             user.stopping = True
         else:
@@ -570,7 +584,7 @@ class WuzapiSimulator:
     async def logout(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/logout unlinks the device."""
         if not user.client:
-            return failure(500, "no session")
+            return failure(500, self.no_session)
         if not user.paired:
             return failure(500, "not logged in")
         self._unlink(user)
@@ -687,11 +701,7 @@ class WuzapiSimulator:
         given_id = body.get("Id")
         sent_id = given_id if isinstance(given_id, str) and given_id else message_id()
         chat = _jid(phone)
-        stamp = now()
-        timestamp: int | str = (
-            stamp.isoformat(timespec="seconds") if self.config.old else int(stamp.timestamp())
-        )
-        answer = {"Details": "Sent", "Timestamp": timestamp, "Id": sent_id}
+        answer = {"Details": "Sent", "Timestamp": self._timestamp(), "Id": sent_id}
         if any(record["id"] == sent_id for record in user.sent):
             # WhatsApp keeps one message per id: sending it again changes nothing.
             return envelope(answer)
@@ -727,7 +737,12 @@ class WuzapiSimulator:
         if self.config.old:
             record_body.pop("Participant", None)  # old react has no Participant
         user.sent.append({"endpoint": "/chat/react", "id": None, "body": record_body})
-        return envelope({"Details": "Sent", "Timestamp": int(now().timestamp()), "Id": target})
+        return envelope({"Details": "Sent", "Timestamp": self._timestamp(), "Id": target})
+
+    def _timestamp(self) -> int | str:
+        """A send's time: RFC 3339 in the old build, Unix seconds in newer ones."""
+        stamp = now()
+        return stamp.isoformat(timespec="seconds") if self.config.old else int(stamp.timestamp())
 
     def _old_build_panic(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
         """Old handlers other than text and image dereference a nil message on a reply."""

@@ -87,10 +87,15 @@ async def test_session_routes(simulator: SimulatorHandle) -> None:
     await call(simulator, "POST", "/session/connect", USER, {"Subscribe": []})
     assert (await call(simulator, "GET", "/webhook", USER))[1]["data"]["subscribe"] == []
     assert (await call(simulator, "POST", "/session/logout", USER))[1]["error"] == "not logged in"
+    # A client that is not logged in (here: showing a QR code) is not stopped.
     status, answer = await call(simulator, "POST", "/session/disconnect?clear=true", USER)
+    assert (status, answer["error"]) == (500, "cannot disconnect because it is not logged in")
+    await simulator.control("wuzapi/users/user-token/scan", {"phone": "491511234567"})
+    status, answer = await call(simulator, "POST", "/session/disconnect", USER)
     assert answer["data"] == {"Details": "Disconnected"}
-    # The client is gone after a disconnect.
+    # The client is gone after a disconnect, and so is the subscription.
     assert (await call(simulator, "GET", "/session/qr", USER))[1]["error"] == "no session"
+    assert (await call(simulator, "GET", "/webhook", USER))[1]["data"]["subscribe"] == []
     assert (await call(simulator, "GET", "/session/status", {"Token": "x"}))[0] == 401
 
 
