@@ -66,7 +66,9 @@ async def inbound(simulator: SimulatorHandle, **message: object) -> None:
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/inbound", dict(message))
 
 
-@pytest.mark.parametrize("webhook_format", ["form", "json"])
+@pytest.mark.parametrize(
+    ("webhook_format", "build"), [("form", "current"), ("json", "current"), ("form", "2025-05")]
+)
 async def test_wuzapi_text_message(
     hass: HomeAssistant,
     start_simulator: StartSimulator,
@@ -74,17 +76,20 @@ async def test_wuzapi_text_message(
     bus: Bus,
     device_registry: dr.DeviceRegistry,
     webhook_format: str,
+    build: str,
 ) -> None:
-    """A text in either webhook format fires one event with the documented keys."""
+    """A text in either webhook format, from either build, fires one event with the
+    documented keys."""
     simulator = await start_simulator(
-        wuzapi=WuzapiConfig(webhook_format=webhook_format, auto_receipts=False)
+        wuzapi=WuzapiConfig(webhook_format=webhook_format, build=build, auto_receipts=False)
     )
     await pair_wuzapi_user(simulator)
     entry = await setup_entry(hass, wuzapi_entry(simulator))
     user = next(iter(simulator.state.wuzapi.users.values()))
-    # The integration pointed the gateway at its webhook and gave it the signing key.
+    # The integration pointed the gateway at its webhook and gave it the signing key (which
+    # the old build cannot take: its posts carry the user token instead).
     assert user.webhook == str(ha_client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
-    assert user.hmac_key == HMAC_KEY
+    assert user.hmac_key == (None if build == "2025-05" else HMAC_KEY)
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
 
     await inbound(simulator, text="ping", id="MSG1", name="Anna", **{"from": "491700000002"})
