@@ -95,5 +95,6 @@ SEEN_MESSAGES: Final = 4096
 SEND_RETRY_DELAYS: Final = (1.0, 4.0)
 MAX_RETRY_AFTER: Final = 30.0
 LAST_MESSAGE_MAX_LENGTH: Final = 255
-# The inbound health sensor writes its state at most this often (seconds).
-HEALTH_WRITE_DELAY: Final = 1
+# The inbound health sensor writes its state at most this often (seconds): a busy account
+# would otherwise fill the recorder with a row per message.
+HEALTH_WRITE_DELAY: Final = 30

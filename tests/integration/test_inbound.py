@@ -16,7 +16,11 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.whatsapp_gateway.const import (
+    DOMAIN,
+    EVENT_MESSAGE_RECEIVED,
+    HEALTH_WRITE_DELAY,
+)
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from custom_components.whatsapp_gateway.webhook import Post
 from simulator import WuzapiConfig
@@ -159,7 +163,7 @@ async def test_last_delivery_sensor(
         e for e in bus.events["state_changed"] if e.data["entity_id"] == "sensor.home_last_delivery"
     ]
     assert writes == []  # coalesced: nothing written yet
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=2))
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=HEALTH_WRITE_DELAY + 1))
     await hass.async_block_till_done()
     sensor = state(hass, "sensor.home_last_delivery")
     assert dt_util.parse_datetime(sensor.state) >= before.replace(microsecond=0)
