@@ -104,8 +104,7 @@ class LastDeliverySensor(WhatsAppEntity, SensorEntity):
     """When the gateway last delivered to us, and how many posts were refused since start.
 
     A gateway that shows "connected" but delivers nothing is seen here. Written at most once
-    per HEALTH_WRITE_DELAY (and at each status poll), so that a burst of messages is one
-    state write.
+    per HEALTH_WRITE_DELAY, so that a burst of messages is one state write.
     """
 
     _attr_translation_key = "last_delivery"

@@ -286,3 +286,31 @@ async def test_seen_ids_are_saved_while_messages_keep_coming(
         async_fire_time_changed(hass, start + timedelta(seconds=second + 0.5))
         await hass.async_block_till_done()
     assert "ID0" in hass_storage[key]["data"]["messages"]
+
+
+@pytest.mark.parametrize("name", ["wuzapi", "wuzapi-2025-05"])
+async def test_wuzapi_restarted_with_a_fresh_database(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    bus: Bus,
+    name: str,
+) -> None:
+    """wuzapi restarts and has lost webhook, events and key: one poll gives them back, the
+    session is started again (at once where the build says no client runs), messages flow."""
+    kind = await start_kind(name, start_simulator)
+    await kind.link()
+    await setup_entry(hass, kind.entry())
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    ours = await kind.webhook()
+    await kind.simulator.control("wuzapi/restart", {"forget": True})
+    await poll(hass)
+    assert await kind.webhook() == ours
+    user = next(iter(kind.simulator.state.wuzapi.users.values()))
+    if name == "wuzapi":
+        assert user.hmac_key is not None
+        await poll(hass)  # a second disconnected reading: now it connects
+    assert state(hass, "sensor.home_session").state == "connected"
+    assert user.clients == 1
+    await kind.receive(hass, text="back", **{"from": CONTACT})
+    assert texts(bus) == ["back"]
