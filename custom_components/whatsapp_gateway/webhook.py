@@ -256,12 +256,15 @@ class WebhookReceiver:
         url = self._url or await self._async_reachable_url()
         if url is None:
             return
-        if self._url is not None and await self._gateway.webhook_matches(url, self._secret):
+        if self._url is None:
+            LOGGER.info("Home Assistant can be reached by the gateway of %s now", self._entry.title)
+        elif await self._gateway.webhook_matches(url, self._secret):
             return
-        LOGGER.warning(
-            "The gateway of %s no longer posted its events to Home Assistant; registered again",
-            self._entry.title,
-        )
+        else:
+            LOGGER.warning(
+                "The gateway of %s no longer posted its events to Home Assistant; registered again",
+                self._entry.title,
+            )
         ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
         await self._gateway.configure_webhook(url, self._secret)
         self._url = url

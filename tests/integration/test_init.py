@@ -181,6 +181,21 @@ async def test_cloud_gateway_without_external_url(
     assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
 
 
+async def test_cloud_gateway_reachable_later_needs_no_reload(
+    hass: HomeAssistant, simulator: SimulatorHandle, issue_registry: ir.IssueRegistry
+) -> None:
+    """Once an external URL is set, the next status poll registers the webhook by itself."""
+    await hass.config.async_update(external_url=None)
+    await pair_maytapi_phone(simulator)
+    entry = await setup_entry(hass, maytapi_entry(simulator))
+    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}")
+    url = hass.config.internal_url
+    await hass.config.async_update(external_url=url)
+    await poll(hass)
+    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
+    assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
+
+
 async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
     """A gateway that refuses the webhook address means: try again later."""
     await pair_wuzapi_user(simulator)
