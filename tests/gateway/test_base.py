@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 import aiohttp
+from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.test_utils import TestServer
 import pytest
 
-from custom_components.whatsapp_gateway.gateway import GatewayConnectionError, create_gateway
+from custom_components.whatsapp_gateway.gateway import (
+    GatewayConnectionError,
+    WaabotGateway,
+    create_gateway,
+)
 
 
 class FailingSession:
@@ -47,3 +53,37 @@ async def test_whether_a_failed_request_may_have_been_served(
     with pytest.raises(GatewayConnectionError) as raised:
         await gateway.send_text("491701234567", "hi")
     assert raised.value.maybe_delivered is maybe_delivered
+
+
+async def test_waabot_token_renewal_in_any_casing(socket_enabled: None) -> None:
+    """Waabot hands out a fresh access token in a header; its casing does not matter.
+
+    (aiohttp writes well-known names such as Retry-After in one casing itself; this one it
+    passes on as the server wrote it.)
+    """
+    seen: list[str] = []
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"accessToken": "first", "refreshToken": "r"})
+
+    async def instances(request: web.Request) -> web.Response:
+        seen.append(request.headers["Authorization"])
+        return web.json_response(
+            {"status": True, "data": []}, headers={"X-Access-Token": "renewed"}
+        )
+
+    app = web.Application()
+    app.router.add_post("/sessions", login)
+    app.router.add_get("/whatsapp", instances)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            options = {"url": str(server.make_url("")), "email": "e", "password": "p"}
+            gateway = create_gateway("waabot", session, options)
+            assert isinstance(gateway, WaabotGateway)
+            await gateway.list_instances()
+            await gateway.list_instances()
+        assert seen == ["Bearer first", "Bearer renewed"]
+    finally:
+        await server.close()

@@ -138,7 +138,8 @@ class Gateway(ABC):
                 timeout=DEFAULT_TIMEOUT,
             ) as resp:
                 body = await resp.read()
-                response = Response(resp.status, dict(resp.headers), body)
+                # aiohttp's own headers: case-insensitive ("retry-after" is Retry-After too).
+                response = Response(resp.status, resp.headers, body)
         except aiohttp.ConnectionTimeoutError as err:
             # No connection within the time: the request never left.
             raise GatewayConnectionError(
