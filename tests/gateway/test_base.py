@@ -6,6 +6,7 @@ cannot be waited for there without waiting in real time.
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import aiohttp
@@ -87,3 +88,29 @@ async def test_waabot_token_renewal_in_any_casing(socket_enabled: None) -> None:
         assert seen == ["Bearer first", "Bearer renewed"]
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("kind", ["maytapi", "chatapi", "waabot"])
+def test_a_post_is_decoded_once(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verifying and then parsing a post decode its JSON once; another post is decoded anew."""
+    options = {
+        "maytapi": {"product_id": "p", "api_key": "k", "phone_id": "12"},
+        "chatapi": {"url": "http://c/instance1", "token": "t"},
+        "waabot": {"email": "e", "password": "p", "session_id": "s", "access_token": "a"},
+    }[kind]
+    gateway = create_gateway(kind, cast("aiohttp.ClientSession", None), options)
+    decodes: list[bytes] = []
+    real = json.loads
+
+    def counting(body: bytes | str, **kwargs: Any) -> Any:
+        decodes.append(body if isinstance(body, bytes) else body.encode())
+        return real(body, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    first, second = b'{"type": "x", "messages": []}', b'{"type": "y", "messages": []}'
+    assert gateway.verify_webhook({}, first, None)
+    gateway.parse_webhook({}, first)
+    assert decodes == [first]
+    gateway.parse_webhook({}, second)  # parsed without verifying: decoded
+    gateway.parse_webhook({}, second)  # and nothing kept from it
+    assert decodes == [first, second, second]

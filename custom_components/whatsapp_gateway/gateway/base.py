@@ -113,6 +113,21 @@ class Gateway(ABC):
         """Use the caller's HTTP session; never open one of our own."""
         self._session = session
         self._base_url = base_url.rstrip("/")
+        # The last webhook body decoded, so that verifying and parsing it decode it once.
+        self._decoded: tuple[bytes, Any] | None = None
+
+    def _webhook_json(self, body: bytes, what: str, *, keep: bool) -> Any:
+        """A webhook body as JSON (GatewayResponseError if it is not).
+
+        `keep` holds the result for the next call with the same body (verify, then parse);
+        the call that does not keep it lets it go.
+        """
+        decoded, self._decoded = self._decoded, None
+        same = decoded is not None and decoded[0] is body
+        value = decoded[1] if same and decoded is not None else load_json(body, what)
+        if keep:
+            self._decoded = (body, value)
+        return value
 
     async def _request(
         self,

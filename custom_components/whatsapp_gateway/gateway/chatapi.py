@@ -255,7 +255,7 @@ class ChatApiGateway(Gateway):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """Chat-API cannot sign; refuse bodies that name another instance."""
         try:
-            answer = p.load_json(body, "Chat-API webhook body")
+            answer = self._webhook_json(body, "Chat-API webhook body", keep=True)
         except GatewayResponseError:
             return True  # parse_webhook answers that one
         instance = p.get_str(answer, "instanceId")
@@ -263,7 +263,7 @@ class ChatApiGateway(Gateway):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """`messages`, `ack` and `chatUpdate` arrays, each optional."""
-        answer = p.load_json(body, "Chat-API webhook body")
+        answer = self._webhook_json(body, "Chat-API webhook body", keep=False)
         if not isinstance(answer, dict):
             raise GatewayResponseError("The Chat-API webhook body is not a JSON object")
         return [*_messages_from(answer), *_acks_from(answer)]

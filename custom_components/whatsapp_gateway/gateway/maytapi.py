@@ -340,8 +340,8 @@ class MaytapiGateway(Gateway):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """Maytapi does not sign; reject bodies that name another product or phone."""
         try:
-            answer = json.loads(body)
-        except ValueError, RecursionError:
+            answer = self._webhook_json(body, "Maytapi webhook body", keep=True)
+        except GatewayResponseError:
             return True
         if not isinstance(answer, dict):
             return True
@@ -353,7 +353,7 @@ class MaytapiGateway(Gateway):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """message, ack (batched or legacy bare array), status and error webhooks."""
-        answer = p.load_json(body, "Maytapi webhook body")
+        answer = self._webhook_json(body, "Maytapi webhook body", keep=False)
         if isinstance(answer, list):
             return _acks_from(answer)
         if not isinstance(answer, dict):

@@ -363,7 +363,7 @@ class WaabotGateway(Gateway):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """Waabot cannot sign; refuse bodies that name another instance's session id."""
         try:
-            answer = p.load_json(body, "Waabot webhook body")
+            answer = self._webhook_json(body, "Waabot webhook body", keep=True)
         except GatewayResponseError:
             return True  # parse_webhook answers that one
         session_id = p.get_str(answer, "session_id", "sessionId")
@@ -380,7 +380,7 @@ class WaabotGateway(Gateway):
         own send answers) or a flat WhatsApp Web message (`id`, `from`, `body`, `type`).
         Anything else (connection and receipt notices) is ignored: the status poll covers it.
         """
-        answer = p.load_json(body, "Waabot webhook body")
+        answer = self._webhook_json(body, "Waabot webhook body", keep=False)
         if not isinstance(answer, dict | list):
             raise GatewayResponseError("The Waabot webhook body is not JSON object")
         events: list[InboundEvent] = []
