@@ -1,20 +1,28 @@
 """WhatsApp Gateway: WhatsApp accounts in Home Assistant through WhatsApp HTTP gateways."""
 
+from typing import Any
+
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
     CONF_KIND,
+    CONF_MEDIA_KEEP_DAYS,
+    CONF_MEDIA_MAX_MB,
+    DEFAULT_MEDIA_KEEP_DAYS,
+    DEFAULT_MEDIA_MAX_MB,
     DOMAIN,
 )
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntimeData
 from .entity import account_device_info
 from .gateway import GatewayError, GatewayUnsupported, create_gateway
 from .inbound import InboundRouter, async_forget_memory, async_get_memory
+from .media_store import PRUNE_INTERVAL, async_remove_media, media_folder, prune
 from .polling import MessagePoller, cursor_store, uses_polling
 from .services import async_setup_services
 from .webhook import WebhookReceiver, async_delete_cloudhook, async_unregister_webhook
@@ -65,7 +73,26 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if not polling:
         await receiver.async_start_receiving()
+    _async_keep_media_in_bounds(hass, entry)
     return True
+
+
+@callback
+def _async_keep_media_in_bounds(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
+    """Prune the saved media now and every few hours, as the options say."""
+    folder = media_folder(hass, entry.entry_id)
+    keep_days = int(entry.options.get(CONF_MEDIA_KEEP_DAYS, DEFAULT_MEDIA_KEEP_DAYS))
+    max_bytes = int(entry.options.get(CONF_MEDIA_MAX_MB, DEFAULT_MEDIA_MAX_MB)) * 2**20
+
+    async def async_prune(_: Any = None) -> None:
+        await hass.async_add_executor_job(prune, folder, keep_days, max_bytes)
+
+    entry.async_create_background_task(hass, async_prune(), f"{DOMAIN} prune media")
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, async_prune, PRUNE_INTERVAL, cancel_on_shutdown=True, name=f"{DOMAIN} media"
+        )
+    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
@@ -74,8 +101,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> None:
-    """Delete the webhook, the cloudhook, the polling position and the ids seen."""
+    """Delete the webhook, the cloudhook, the polling position, the ids seen and the media."""
     async_unregister_webhook(hass, entry)
+    await async_remove_media(hass, entry.entry_id)
     await async_delete_cloudhook(hass, entry)
     await cursor_store(hass, entry.entry_id).async_remove()
     await async_forget_memory(hass, entry.entry_id)

@@ -51,12 +51,16 @@ from .const import (
     CONF_INBOUND_MODE,
     CONF_INSTANCE_ID,
     CONF_KIND,
+    CONF_MEDIA_KEEP_DAYS,
+    CONF_MEDIA_MAX_MB,
     CONF_PHONE_ID,
     CONF_POLL_INTERVAL,
     CONF_PRODUCT_ID,
     CONF_SESSION_ID,
     CONF_STATUS_INTERVAL,
     CONF_WEBHOOK_SECRET,
+    DEFAULT_MEDIA_KEEP_DAYS,
+    DEFAULT_MEDIA_MAX_MB,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_STATUS_INTERVAL,
     DOMAIN,
@@ -65,8 +69,11 @@ from .const import (
     KIND_WAABOT,
     KIND_WUZAPI,
     LOGGER,
+    MAX_MEDIA_KEEP_DAYS,
+    MAX_MEDIA_MAX_MB,
     MAX_POLL_INTERVAL,
     MAX_STATUS_INTERVAL,
+    MIN_MEDIA_MAX_MB,
     MIN_POLL_INTERVAL,
     MIN_STATUS_INTERVAL,
     PAIR_POLL_INTERVAL,
@@ -167,6 +174,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pair_task: asyncio.Task[SessionStatus] | None = None
         self._qr = ""
         self._pairing_code = ""
+        self._refusal = ""
 
     @staticmethod
     @callback
@@ -484,7 +492,18 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             self._status = task.result()
         except TimeoutError:
             return self.async_show_progress_done(next_step_id="pair_timeout")
+        except GatewayAuthError as err:
+            self._refusal = str(err)
+            return self.async_show_progress_done(next_step_id="pair_refused")
         return self.async_show_progress_done(next_step_id="finish")
+
+    async def async_step_pair_refused(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The gateway stopped taking the credentials while the phone was awaited."""
+        return self.async_abort(
+            reason="pairing_refused", description_placeholders={"error": self._refusal}
+        )
 
     def _start_watching(self, *, watch_qr: bool) -> asyncio.Task[SessionStatus]:
         # A background task: it waits for the phone, which can take minutes.
@@ -518,6 +537,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                         return status
                     if watch_qr:
                         await self._async_refresh_qr(gateway, status)
+                except GatewayAuthError:
+                    raise  # it will not pass by waiting: the dialog says so
                 except GatewayError as err:
                     LOGGER.debug("Session check while pairing failed: %s", err)
                 if timed_out:
@@ -549,7 +570,11 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
             if entry.unique_id != account:
-                await self._async_unlink_stranger()
+                if (error := await self._async_unlink_stranger()) is not None:
+                    return self.async_abort(
+                        reason="wrong_account_still_linked",
+                        description_placeholders={"error": error},
+                    )
                 return self.async_abort(reason="wrong_account")
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
@@ -563,13 +588,17 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
-    async def _async_unlink_stranger(self) -> None:
-        """Another phone was linked to this account's gateway session: unlink it again."""
+    async def _async_unlink_stranger(self) -> str | None:
+        """Another phone was linked to this account's gateway session: unlink it again.
+
+        What went wrong, if it could not be unlinked; the user has to do it on that phone.
+        """
         assert self._gateway is not None
         try:
             await self._gateway.logout()
         except GatewayError as err:
-            LOGGER.debug("Could not unlink the other phone: %s", err)
+            return str(err)
+        return None
 
     # Reauth and reconfigure
 
@@ -640,9 +669,14 @@ def _waabot_selection(instance: WaabotInstance) -> dict[str, Any]:
 
 def _seconds(minimum: int, maximum: int) -> NumberSelector:
     """A box for a number of seconds."""
+    return _number(minimum, maximum, "s")
+
+
+def _number(minimum: int, maximum: int, unit: str) -> NumberSelector:
+    """A box for a whole number in a unit."""
     return NumberSelector(
         NumberSelectorConfig(
-            min=minimum, max=maximum, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+            min=minimum, max=maximum, unit_of_measurement=unit, mode=NumberSelectorMode.BOX
         )
     )
 
@@ -666,7 +700,12 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The only options step."""
         if user_input is not None:
-            for key in (CONF_STATUS_INTERVAL, CONF_POLL_INTERVAL):
+            for key in (
+                CONF_STATUS_INTERVAL,
+                CONF_POLL_INTERVAL,
+                CONF_MEDIA_KEEP_DAYS,
+                CONF_MEDIA_MAX_MB,
+            ):
                 if key in user_input:
                     user_input[key] = int(user_input[key])
             return self.async_create_entry(data=user_input)
@@ -688,6 +727,12 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
                 MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
             )
         fields[probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False)] = BooleanSelector()
+        fields[probatio.Required(CONF_MEDIA_KEEP_DAYS, default=DEFAULT_MEDIA_KEEP_DAYS)] = _number(
+            1, MAX_MEDIA_KEEP_DAYS, "d"
+        )
+        fields[probatio.Required(CONF_MEDIA_MAX_MB, default=DEFAULT_MEDIA_MAX_MB)] = _number(
+            MIN_MEDIA_MAX_MB, MAX_MEDIA_MAX_MB, "MB"
+        )
         schema = probatio.Schema(fields)
         return self.async_show_form(
             step_id="init",

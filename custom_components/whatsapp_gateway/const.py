@@ -37,6 +37,8 @@ CONF_INBOUND_MODE: Final = "inbound_mode"
 CONF_STATUS_INTERVAL: Final = "status_interval"
 CONF_FIRE_OWN_MESSAGES: Final = "fire_own_messages"
 CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_MEDIA_KEEP_DAYS: Final = "media_keep_days"
+CONF_MEDIA_MAX_MB: Final = "media_max_mb"
 
 
 class InboundMode(StrEnum):
@@ -53,6 +55,12 @@ MAX_STATUS_INTERVAL: Final = 3600
 DEFAULT_POLL_INTERVAL: Final = 5
 MIN_POLL_INTERVAL: Final = 1
 MAX_POLL_INTERVAL: Final = 300
+# Saved incoming media: kept this many days, and at most this many MB per account.
+DEFAULT_MEDIA_KEEP_DAYS: Final = 30
+MAX_MEDIA_KEEP_DAYS: Final = 3650
+DEFAULT_MEDIA_MAX_MB: Final = 1000
+MIN_MEDIA_MAX_MB: Final = 10
+MAX_MEDIA_MAX_MB: Final = 100_000
 # After failed polls the interval doubles, up to this many seconds.
 MAX_POLL_BACKOFF: Final = 300
 

@@ -9,7 +9,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 import re
 from typing import Any
 
@@ -35,8 +34,8 @@ from .gateway import (
     MessageStatusUpdate,
     SessionEvent,
 )
+from .media_store import media_folder
 
-MEDIA_FOLDER = "whatsapp_gateway"
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+")
 MEMORY_KEY = f"{DOMAIN}_inbound_memory"
 STORAGE_VERSION = 1
@@ -196,9 +195,7 @@ class InboundRouter:
         self._coordinator = coordinator
         self._device_id = device_id
         self._memory = memory
-        # Saved where the media browser's "Local media" looks, so it can be sent on.
-        media_root = hass.config.media_dirs.get("local") or hass.config.path("media")
-        self._media_dir = Path(media_root, MEDIA_FOLDER, entry.entry_id)
+        self._media_dir = media_folder(hass, entry.entry_id)
 
     @property
     def messages(self) -> RecentIds:

@@ -190,7 +190,8 @@ async def _download(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[bytes
 
 
 async def _read_file(hass: HomeAssistant, path: str) -> tuple[bytes, str, str | None]:
-    if not hass.config.is_allowed_path(path):
+    # Resolving the path touches the disk: not in the event loop.
+    if not await hass.async_add_executor_job(hass.config.is_allowed_path, path):
         raise _validation_error("path_not_allowed", path=path)
     file = Path(path)
     return await _read_path(hass, file), file.name, None

@@ -335,6 +335,22 @@ async def test_reauth_other_phone(
     assert not wuzapi_user(simulator).paired
 
 
+async def test_credentials_refused_while_waiting_for_the_phone(
+    hass: HomeAssistant, simulator: SimulatorHandle
+) -> None:
+    """A token revoked while the QR code is shown ends the wait with the reason, at once."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await simulator.fault(status=401, path="/session/status")
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "pairing_refused"
+    assert "rejected the user token" in result["description_placeholders"]["error"]
+
+
 @pytest.mark.parametrize(("status", "error"), [(503, "cannot_connect"), (401, "invalid_auth")])
 async def test_reauth_errors_and_recovery(
     hass: HomeAssistant,
@@ -395,7 +411,12 @@ async def test_options(
     assert modes == ["auto", "webhook"]  # wuzapi cannot be polled for messages
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {"inbound_mode": "webhook", "status_interval": 120.0, "fire_own_messages": True},
+        {
+            "inbound_mode": "webhook",
+            "status_interval": 120.0,
+            "fire_own_messages": True,
+            "media_keep_days": 7.0,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -403,6 +424,8 @@ async def test_options(
         "inbound_mode": "webhook",
         "status_interval": 120,
         "fire_own_messages": True,
+        "media_keep_days": 7,
+        "media_max_mb": 1000,
     }
     assert wuzapi_account.runtime_data.coordinator.update_interval.total_seconds() == 120
 
@@ -479,13 +502,16 @@ async def test_qr_not_ready_yet(hass: HomeAssistant, simulator: SimulatorHandle,
 async def test_wrong_account_that_cannot_be_unlinked(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
-    """Even when unlinking the stranger fails, the entry is not taken over."""
+    """Even when unlinking the stranger fails, the entry is not taken over; the dialog says
+    the other phone is still linked and what to do about it."""
     result = await reauth_showing_qr(hass, wuzapi_account, simulator)
     await scan(simulator, phone="491709999999")
     await simulator.fault(status=500, times=1, path="/session/logout")
     await watcher_done(hass, result)
     result = await configure(hass, result)
-    assert result["reason"] == "wrong_account"
+    assert result["reason"] == "wrong_account_still_linked"
+    assert "logout" in result["description_placeholders"]["error"]
+    assert wuzapi_user(simulator).paired
     assert wuzapi_account.unique_id == WUZAPI_PHONE
 
 

@@ -295,7 +295,11 @@ class Gateway(ABC):
 
     @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
-        """Turn a webhook body into events; pure, no I/O; raises only GatewayResponseError."""
+        """Turn a webhook body into events; no I/O; raises only GatewayResponseError.
+
+        Not pure: a gateway may remember what it needs later (who wrote a message, to quote
+        it), and the body decoded by verify_webhook.
+        """
 
     @abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:

@@ -95,7 +95,10 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LoginQr:
-    """A pairing QR code: the raw payload when the gateway gives it, else a PNG image."""
+    """A pairing QR code: an image (PNG, or JPEG where the gateway sends that).
+
+    `payload` is the QR's text, for a gateway that hands out the text instead of a picture.
+    """
 
     payload: str | None = None
     image: bytes | None = None
