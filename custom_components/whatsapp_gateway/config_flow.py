@@ -81,6 +81,7 @@ from .const import (
     SUBENTRY_CHAT,
     InboundMode,
 )
+from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     MAYTAPI_URL,
     WAABOT_URL,
@@ -178,7 +179,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> WhatsAppOptionsFlow:
+    def async_get_options_flow(config_entry: WhatsAppConfigEntry) -> WhatsAppOptionsFlow:
         """The options of an account."""
         return WhatsAppOptionsFlow()
 

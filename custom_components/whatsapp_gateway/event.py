@@ -7,8 +7,21 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import IncomingMessage, MessageKind
+from .inbound import message_data
 
 PARALLEL_UPDATES = 0
+
+# The part of a message's data the entity shows (the bus event carries all of it).
+EVENT_ATTRIBUTES = (
+    "message_id",
+    "chat_id",
+    "sender",
+    "sender_name",
+    "is_group",
+    "text",
+    "caption",
+    "quoted_message_id",
+)
 
 
 async def async_setup_entry(
@@ -38,17 +51,6 @@ class MessageEvent(WhatsAppEntity, EventEntity):
 
     @callback
     def _on_message(self, message: IncomingMessage) -> None:
-        self._trigger_event(
-            message.kind.value,
-            {
-                "message_id": message.message_id,
-                "chat_id": message.chat_id,
-                "sender": message.sender,
-                "sender_name": message.sender_name,
-                "is_group": message.is_group,
-                "text": message.text,
-                "caption": message.caption,
-                "quoted_message_id": message.quoted_message_id,
-            },
-        )
+        data = message_data(message)
+        self._trigger_event(message.kind.value, {key: data[key] for key in EVENT_ATTRIBUTES})
         self.async_write_ha_state()

@@ -45,6 +45,44 @@ SAVE_DELAY = 10
 CATCH_UP_OVERLAP = timedelta(minutes=2)
 
 
+def message_data(message: IncomingMessage, media_path: str | None = None) -> dict[str, Any]:
+    """What Home Assistant tells of an incoming message, in its documented keys.
+
+    The bus event carries all of them; the sensor and the event entity a part.
+    """
+    media = message.media
+    location = message.location
+    return {
+        "message_id": message.message_id,
+        "chat_id": message.chat_id,
+        "sender": message.sender,
+        "sender_id": message.sender_id,
+        "sender_name": message.sender_name,
+        "is_group": message.is_group,
+        "from_me": message.from_me,
+        "kind": message.kind.value,
+        "text": message.text,
+        "caption": message.caption,
+        "media": None
+        if media is None
+        else {
+            "mime_type": media.mime_type,
+            "filename": media.filename,
+            "url": media.url,
+            "path": media_path,
+        },
+        "location": None
+        if location is None
+        else {
+            "latitude": location.latitude,
+            "longitude": location.longitude,
+            "name": location.name,
+        },
+        "quoted_message_id": message.quoted_message_id,
+        "timestamp": message.timestamp.isoformat(),
+    }
+
+
 def signal_message(entry_id: str) -> str:
     """Dispatcher signal carrying each new incoming message of an entry."""
     return f"{DOMAIN}_{entry_id}_message"
@@ -314,39 +352,11 @@ class InboundRouter:
 
     def _event_data(self, message: IncomingMessage, media_path: str | None) -> dict[str, Any]:
         """The documented keys of `whatsapp_gateway_message_received`, and only those."""
-        media = message.media
-        location = message.location
         return {
             "config_entry_id": self._entry.entry_id,
             "device_id": self._device_id,
             "account": self._entry.unique_id,
-            "message_id": message.message_id,
-            "chat_id": message.chat_id,
-            "sender": message.sender,
-            "sender_id": message.sender_id,
-            "sender_name": message.sender_name,
-            "is_group": message.is_group,
-            "from_me": message.from_me,
-            "kind": message.kind.value,
-            "text": message.text,
-            "caption": message.caption,
-            "media": None
-            if media is None
-            else {
-                "mime_type": media.mime_type,
-                "filename": media.filename,
-                "url": media.url,
-                "path": media_path,
-            },
-            "location": None
-            if location is None
-            else {
-                "latitude": location.latitude,
-                "longitude": location.longitude,
-                "name": location.name,
-            },
-            "quoted_message_id": message.quoted_message_id,
-            "timestamp": message.timestamp.isoformat(),
+            **message_data(message, media_path),
         }
 
     def _status(self, update: MessageStatusUpdate) -> None:

@@ -14,7 +14,7 @@ from .const import HEALTH_WRITE_DELAY, LAST_MESSAGE_MAX_LENGTH
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import IncomingMessage, SessionState
-from .inbound import InboundHealth
+from .inbound import InboundHealth, message_data
 
 PARALLEL_UPDATES = 0
 
@@ -88,15 +88,8 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
     def _on_message(self, message: IncomingMessage) -> None:
         text = message.text if message.text is not None else message.caption
         self._attr_native_value = None if text is None else text[:LAST_MESSAGE_MAX_LENGTH]
-        self._attr_extra_state_attributes = {
-            "message_id": message.message_id,
-            "chat_id": message.chat_id,
-            "sender": message.sender,
-            "sender_name": message.sender_name,
-            "is_group": message.is_group,
-            "kind": message.kind.value,
-            "timestamp": message.timestamp.isoformat(),
-        }
+        data = message_data(message)
+        self._attr_extra_state_attributes = {key: data[key] for key in LAST_MESSAGE_ATTRIBUTES}
         self.async_write_ha_state()
 
 
