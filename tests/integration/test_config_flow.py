@@ -67,6 +67,15 @@ async def reauth_showing_qr(
     return result
 
 
+async def wuzapi_showing_qr(hass: HomeAssistant, simulator: SimulatorHandle) -> dict[str, Any]:
+    """A new wuzapi account's flow, at its QR code."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    return result
+
+
 async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus) -> None:
     """URL and token, then the QR: it refreshes on rotation and the flow ends by itself."""
     result = await start(hass, "wuzapi")
@@ -217,10 +226,7 @@ async def test_pairing_code_gateway_error(hass: HomeAssistant, simulator: Simula
 
 async def test_time_out_then_retry(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
     """Nobody scans in time: a step offers to try again, and the retry works."""
-    result = await start(hass, "wuzapi")
-    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
-    result = await configure(hass, result, {"next_step_id": "pair"})
-    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    result = await wuzapi_showing_qr(hass, simulator)
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/qr_timeout")
     await watcher_done(hass, result, PAIR_TIMEOUT)
     result = await configure(hass, result)
@@ -241,10 +247,7 @@ async def test_closing_the_dialog_stops_watching(
     hass: HomeAssistant, simulator: SimulatorHandle
 ) -> None:
     """An abandoned pairing leaves nothing running."""
-    result = await start(hass, "wuzapi")
-    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
-    result = await configure(hass, result, {"next_step_id": "pair"})
-    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    result = await wuzapi_showing_qr(hass, simulator)
     hass.config_entries.flow.async_abort(result["flow_id"])
     await hass.async_block_till_done()
     assert hass.config_entries.flow.async_progress() == []
@@ -339,10 +342,7 @@ async def test_credentials_refused_while_waiting_for_the_phone(
     hass: HomeAssistant, simulator: SimulatorHandle
 ) -> None:
     """A token revoked while the QR code is shown ends the wait with the reason, at once."""
-    result = await start(hass, "wuzapi")
-    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
-    result = await configure(hass, result, {"next_step_id": "pair"})
-    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    result = await wuzapi_showing_qr(hass, simulator)
     await simulator.fault(status=401, path="/session/status")
     await watcher_done(hass, result)
     result = await configure(hass, result)
