@@ -90,7 +90,18 @@ async def test_failing_polls_back_off_and_lose_nothing(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len([w for w in warnings if "Polling Home for messages failed" in w]) == 1
     assert "Polling Home for messages works again" in caplog.text
-    assert MAX_POLL_BACKOFF >= 40
+
+
+async def test_backoff_is_capped(hass: HomeAssistant, chatapi: ChatApi) -> None:
+    """However long the outage, a poll comes at least every MAX_POLL_BACKOFF seconds."""
+    await setup_entry(hass, chatapi.entry())
+    await chatapi.simulator.fault(status=503, times=20, path=MESSAGES)
+    pending = chatapi.simulator.state.faults.pending[0]
+    # The pauses double from 10 s; the seventh would be 640 s without the cap.
+    waits = [DEFAULT_POLL_INTERVAL, 10, 20, 40, 80, 160, MAX_POLL_BACKOFF, MAX_POLL_BACKOFF]
+    for number, wait in enumerate(waits):
+        await next_poll(hass, wait)
+        assert pending.times == 20 - number - 1
 
 
 async def test_webhook_mode_does_not_poll(
