@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.components.webhook import DOMAIN as WEBHOOK_DOMAIN
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -124,3 +124,31 @@ async def test_cloudhook_url_is_redacted(
     diagnostics = await async_get_config_entry_diagnostics(hass, wuzapi_account)
     assert diagnostics["entry"]["data"]["cloudhook_url"] == "**REDACTED**"
     assert "secret-hook-id" not in str(diagnostics)
+
+
+@pytest.mark.parametrize("source", ["file", "media"])
+async def test_local_files_over_the_cap_are_refused(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+) -> None:
+    """A local file or a media-source file over the size cap is refused, and nothing sent."""
+    monkeypatch.setattr("custom_components.whatsapp_gateway.services.MAX_FILE_BYTES", 1000)
+    media_dir = Path(hass.config.media_dirs["local"])
+    big = media_dir / "big.bin"
+    await hass.async_add_executor_job(big.write_bytes, b"x" * 1001)
+    hass.config.allowlist_external_dirs = {str(media_dir)}
+    where: dict[str, Any] = (
+        {"file": str(big)}
+        if source == "file"
+        else {"media": {"media_content_id": "media-source://media_source/local/big.bin"}}
+    )
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN, "send_file", {"target": "491700000002", **where}, blocking=True
+        )
+    assert raised.value.translation_key == "file_too_large"
+    assert next(iter(simulator.state.wuzapi.users.values())).sent == []
