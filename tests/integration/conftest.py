@@ -219,14 +219,34 @@ def tick(hass: HomeAssistant, delta: Any = PAIR_POLL_INTERVAL) -> None:
     async_fire_time_changed(hass, dt_util.utcnow() + delta + timedelta(seconds=1))
 
 
+async def tick_until(
+    hass: HomeAssistant, condition: Callable[[], Any], delta: Any = PAIR_POLL_INTERVAL
+) -> None:
+    """Let the pairing watcher look again, as often as it takes, until the condition holds."""
+    for _ in range(500):
+        tick(hass, delta)
+        await asyncio.sleep(0.01)  # the watcher's request, on loopback
+        if condition():
+            return
+    raise AssertionError("the condition never held")
+
+
 async def watcher_done(
     hass: HomeAssistant, result: dict[str, Any], delta: Any = PAIR_POLL_INTERVAL
 ) -> None:
-    """Wake the pairing watcher and wait until it has finished (linked or timed out)."""
+    """Wake the pairing watcher and wait until it has finished (linked or timed out).
+
+    A tick that comes while the watcher's request is still in flight finds no timer to fire:
+    tick again until it is done, instead of waiting for its timer in real time.
+    """
     task = hass.config_entries.flow._progress[result["flow_id"]].async_get_progress_task()
     assert task is not None
-    tick(hass, delta)
-    await asyncio.wait({task}, timeout=5)
+    # A bounded number of tries, not asyncio.timeout: firing fake time would fire that too.
+    for _ in range(500):
+        tick(hass, delta)
+        await asyncio.wait({task}, timeout=0.01)
+        if task.done():
+            break
     assert task.done()
     await hass.async_block_till_done()  # the flow manager's follow-up step
 

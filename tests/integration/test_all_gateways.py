@@ -18,6 +18,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import (
     DOMAIN,
     EVENT_MESSAGE_RECEIVED,
@@ -263,13 +264,14 @@ async def test_send_failure_names_the_target(
 
 
 async def test_lost_answer_never_sends_twice(
-    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gateway sends, but its answer is lost: one message at the gateway, whatever follows.
 
     Where the client picks the message id (wuzapi) the retry reuses it and succeeds; elsewhere
     the send is not repeated and the error says it may have gone out.
     """
+    monkeypatch.setattr(sending, "SEND_RETRY_DELAYS", (0.0, 0.0))
     await kind.simulator.fault(status=LOST_ANSWER, times=1, path=kind.send_path)
     if Capability.CLIENT_MESSAGE_ID in gateway_capabilities(kind.name):
         response = await call(hass, "send_message", target=CONTACT, message="once")

@@ -35,6 +35,7 @@ from .conftest import (
     start,
     state,
     tick,
+    tick_until,
     watcher_done,
     wuzapi_entry,
 )
@@ -492,8 +493,7 @@ async def test_qr_not_ready_yet(hass: HomeAssistant, simulator: SimulatorHandle,
     result = await configure(hass, result, {"next_step_id": "pair"})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["description_placeholders"]["qr"] == ""
-    tick(hass)
-    await bus.until(lambda: progressed)
+    await tick_until(hass, lambda: progressed)
     result = await configure(hass, result)
     assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)
     hass.config_entries.flow.async_abort(result["flow_id"])
