@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -156,3 +158,36 @@ async def test_options_offer_polling(hass: HomeAssistant, chatapi: ChatApi) -> N
     assert received == []
     await next_poll(hass, 30)
     assert [event.data["text"] for event in received] == ["slow"]
+
+
+async def test_polling_stops_with_home_assistant(hass: HomeAssistant, chatapi: ChatApi) -> None:
+    """Once Home Assistant stops (and its HTTP session with it), nothing polls any more."""
+    await setup_entry(hass, chatapi.entry())
+    await chatapi.simulator.fault(status=503, times=5, path=MESSAGES)
+    pending = chatapi.simulator.state.faults.pending[0]
+    await next_poll(hass)
+    assert pending.times == 4  # polling runs
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    await next_poll(hass, MAX_POLL_BACKOFF)
+    assert pending.times == 4
+
+
+async def test_cursor_is_saved_only_after_its_messages_fired(
+    hass: HomeAssistant, chatapi: ChatApi, hass_storage: dict[str, Any]
+) -> None:
+    """A crash between the two can repeat a message but never lose one."""
+    entry = await setup_entry(hass, chatapi.entry())
+    key = f"{DOMAIN}.{entry.entry_id}.cursor"
+    saved_when_fired: list[Any] = []
+
+    @callback
+    def fired(_: Event) -> None:
+        saved_when_fired.append(hass_storage.get(key, {}).get("data"))
+
+    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, fired)
+    before = hass_storage[key]["data"]
+    await chatapi.write(text="one", **{"from": CONTACT})
+    await next_poll(hass)
+    assert saved_when_fired == [before]
+    assert hass_storage[key]["data"] != before
