@@ -297,9 +297,13 @@ async def test_refused_credentials_while_sending_start_reauth(
 
 
 async def test_unlinked_from_the_phone(
-    hass: HomeAssistant, kind: Kind, account: MockConfigEntry
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
     """Unlinking on the phone shows in the session sensor; reauth links it again in place."""
+    before = {
+        entity.entity_id: entity.unique_id
+        for entity in er.async_entries_for_config_entry(entity_registry, account.entry_id)
+    }
     await kind.unlink_from_phone()
     await poll(hass)
     assert state(hass, "sensor.home_session").state == kind.unlinked_state
@@ -316,6 +320,13 @@ async def test_unlinked_from_the_phone(
     await hass.async_block_till_done()
     assert state(hass, "sensor.home_session").state == "connected"
     assert account.state is ConfigEntryState.LOADED
+    # The same entities, with the same ids: automations and dashboards keep working.
+    after = {
+        entity.entity_id: entity.unique_id
+        for entity in er.async_entries_for_config_entry(entity_registry, account.entry_id)
+    }
+    assert after == before
+    assert "notify.anna" in after
 
 
 async def test_outage_and_recovery(
