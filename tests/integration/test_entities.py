@@ -10,6 +10,8 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from tests.conftest import HMAC_KEY, USER_TOKEN, SimulatorHandle
@@ -101,3 +103,39 @@ async def test_diagnostics_are_redacted(
     assert diagnostics["inbound"]["webhook_unreachable"] is False
     assert diagnostics["entry"]["data"]["token"] == "**REDACTED**"
     assert diagnostics["entry"]["chats"] == [{"title": "**REDACTED**", "chat_id": "**REDACTED**"}]
+
+
+async def test_diagnostics_snapshot(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    ha_client: TestClient,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """What support gets, as a whole: any new field shows up here for review."""
+    diagnostics = await async_get_config_entry_diagnostics(hass, wuzapi_account)
+    assert diagnostics == snapshot(exclude=props("url"))
+
+
+async def test_entity_states_snapshot(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Every entity of an account: what its registry entry and its state say."""
+    entries = er.async_entries_for_config_entry(entity_registry, wuzapi_account.entry_id)
+    seen = {}
+    for entity in sorted(entries, key=lambda entity: entity.entity_id):
+        current = state(hass, entity.entity_id)
+        seen[entity.entity_id] = {
+            "unique_id": entity.unique_id.replace(str(entity.config_subentry_id), "<chat>"),
+            "translation_key": entity.translation_key,
+            "entity_category": entity.entity_category,
+            "device_class": entity.original_device_class,
+            "state": current.state,
+            # The picture's address holds a changing access token.
+            "attributes": {
+                key: value for key, value in current.attributes.items() if key != "entity_picture"
+            },
+        }
+    assert seen == snapshot
