@@ -57,7 +57,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
     entry.runtime_data = WhatsAppRuntimeData(
         gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
     )
-    if polling := uses_polling(entry):
+    receiver: WebhookReceiver | None = None
+    if uses_polling(entry):
         await MessagePoller(hass, entry, gateway, router).async_start()
     else:
         receiver = WebhookReceiver(hass, entry, gateway, router)
@@ -71,7 +72,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
             ) from err
         coordinator.inbound_check = receiver.async_check
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if not polling:
+    if receiver is not None:
         await receiver.async_start_receiving()
     _async_keep_media_in_bounds(hass, entry)
     return True

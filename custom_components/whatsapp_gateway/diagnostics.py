@@ -88,12 +88,7 @@ async def async_get_config_entry_diagnostics(
                 "messages_remembered": len(runtime.inbound.messages),
                 "statuses_remembered": len(runtime.inbound.statuses),
                 "last_delivery": health.last_delivery.isoformat() if health.last_delivery else None,
-                "refused": {
-                    "signature": health.refused_signature,
-                    "unsigned": health.refused_unsigned,
-                    "parse": health.refused_parse,
-                    "too_large": health.refused_too_large,
-                },
+                "refused": {reason.value: count for reason, count in health.refused.items()},
                 "webhook_unreachable": issues.async_get_issue(DOMAIN, issue_id(entry)) is not None,
                 "webhook_unsigned": issues.async_get_issue(DOMAIN, unsigned_issue_id(entry))
                 is not None,

@@ -1,6 +1,7 @@
 """The base entity: one device per WhatsApp account, entities fed by the session coordinator."""
 
 from collections.abc import Callable
+from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_URL
@@ -15,7 +16,6 @@ from .const import (
     KIND_WUZAPI,
 )
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
-from .gateway import IncomingMessage
 from .inbound import signal_message
 
 
@@ -60,8 +60,8 @@ class WhatsAppEntity(CoordinatorEntity[SessionCoordinator]):
                 via_device_id=entry.runtime_data.device_id,
             )
 
-    def _async_listen_for_messages(self, handler: Callable[[IncomingMessage], None]) -> None:
-        """Call the handler with each new incoming message of the account, until removed."""
+    def _async_listen_for_messages(self, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Call the handler with the event data of each new incoming message, until removed."""
         self.async_on_remove(
             async_dispatcher_connect(
                 self.hass, signal_message(self.coordinator.config_entry.entry_id), handler

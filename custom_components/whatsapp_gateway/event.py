@@ -1,13 +1,14 @@
 """The event entity: fires for every incoming message, with the message kind as event type."""
 
+from typing import Any
+
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
-from .gateway import IncomingMessage, MessageKind
-from .inbound import message_data
+from .gateway import MessageKind
 
 PARALLEL_UPDATES = 0
 
@@ -50,7 +51,6 @@ class MessageEvent(WhatsAppEntity, EventEntity):
         self._async_listen_for_messages(self._on_message)
 
     @callback
-    def _on_message(self, message: IncomingMessage) -> None:
-        data = message_data(message)
-        self._trigger_event(message.kind.value, {key: data[key] for key in EVENT_ATTRIBUTES})
+    def _on_message(self, data: dict[str, Any]) -> None:
+        self._trigger_event(data["kind"], {key: data[key] for key in EVENT_ATTRIBUTES})
         self.async_write_ha_state()

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 import re
 from typing import Any
 
@@ -30,6 +31,7 @@ from .gateway import (
     Capability,
     GatewayError,
     InboundEvent,
+    InboundMedia,
     IncomingMessage,
     MessageStatusUpdate,
     SessionEvent,
@@ -45,46 +47,8 @@ SAVE_DELAY = 10
 CATCH_UP_OVERLAP = timedelta(minutes=2)
 
 
-def message_data(message: IncomingMessage, media_path: str | None = None) -> dict[str, Any]:
-    """What Home Assistant tells of an incoming message, in its documented keys.
-
-    The bus event carries all of them; the sensor and the event entity a part.
-    """
-    media = message.media
-    location = message.location
-    return {
-        "message_id": message.message_id,
-        "chat_id": message.chat_id,
-        "sender": message.sender,
-        "sender_id": message.sender_id,
-        "sender_name": message.sender_name,
-        "is_group": message.is_group,
-        "from_me": message.from_me,
-        "kind": message.kind.value,
-        "text": message.text,
-        "caption": message.caption,
-        "media": None
-        if media is None
-        else {
-            "mime_type": media.mime_type,
-            "filename": media.filename,
-            "url": media.url,
-            "path": media_path,
-        },
-        "location": None
-        if location is None
-        else {
-            "latitude": location.latitude,
-            "longitude": location.longitude,
-            "name": location.name,
-        },
-        "quoted_message_id": message.quoted_message_id,
-        "timestamp": message.timestamp.isoformat(),
-    }
-
-
 def signal_message(entry_id: str) -> str:
-    """Dispatcher signal carrying each new incoming message of an entry."""
+    """Dispatcher signal carrying each new incoming message of an entry (its event data)."""
     return f"{DOMAIN}_{entry_id}_message"
 
 
@@ -113,15 +77,21 @@ class RecentIds:
         return list(self._keys)
 
 
+class Refusal(StrEnum):
+    """Why a webhook post was refused."""
+
+    SIGNATURE = "signature"
+    UNSIGNED = "unsigned"
+    PARSE = "parse"
+    TOO_LARGE = "too_large"
+
+
 @dataclass
 class InboundHealth:
     """What came in since Home Assistant started, for the diagnostic sensor."""
 
     last_delivery: datetime | None = None
-    refused_signature: int = 0
-    refused_unsigned: int = 0
-    refused_parse: int = 0
-    refused_too_large: int = 0
+    refused: dict[Refusal, int] = field(default_factory=lambda: dict.fromkeys(Refusal, 0))
     _listeners: list[CALLBACK_TYPE] = field(default_factory=list)
 
     def delivered(self) -> None:
@@ -129,9 +99,9 @@ class InboundHealth:
         self.last_delivery = dt_util.utcnow()
         self._changed()
 
-    def refused(self, reason: str) -> None:
-        """A post was refused: `signature`, `unsigned`, `parse` or `too_large`."""
-        setattr(self, f"refused_{reason}", getattr(self, f"refused_{reason}") + 1)
+    def refuse(self, reason: Refusal) -> None:
+        """A post was refused."""
+        self.refused[reason] += 1
         self._changed()
 
     def listen(self, listener: CALLBACK_TYPE) -> Callable[[], None]:
@@ -300,20 +270,16 @@ class InboundRouter:
         if message.from_me and not self._entry.options.get(CONF_FIRE_OWN_MESSAGES, False):
             return
         media = message.media
-        if media is not None and (media.data is not None or self._can_download(message)):
+        if media is not None and (media.data is not None or self._can_download(media)):
             self._entry.async_create_background_task(
                 self._hass, self._fire_with_media(message), f"{DOMAIN} save media"
             )
             return
         self._fire(message, None)
 
-    def _can_download(self, message: IncomingMessage) -> bool:
+    def _can_download(self, media: InboundMedia) -> bool:
         gateway = self._coordinator.gateway
-        return (
-            message.media is not None
-            and message.media.download is not None
-            and Capability.MEDIA_DOWNLOAD in gateway.capabilities
-        )
+        return media.download is not None and Capability.MEDIA_DOWNLOAD in gateway.capabilities
 
     async def _fire_with_media(self, message: IncomingMessage) -> None:
         """Save the media (fetching it first when it was not inlined), then fire.
@@ -347,16 +313,49 @@ class InboundRouter:
         return str(target)
 
     def _fire(self, message: IncomingMessage, media_path: str | None) -> None:
-        self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, self._event_data(message, media_path))
-        async_dispatcher_send(self._hass, signal_message(self._entry.entry_id), message)
+        # Built once: the entities take their parts of the same data.
+        data = self._event_data(message, media_path)
+        self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, data)
+        async_dispatcher_send(self._hass, signal_message(self._entry.entry_id), data)
 
     def _event_data(self, message: IncomingMessage, media_path: str | None) -> dict[str, Any]:
-        """The documented keys of `whatsapp_gateway_message_received`, and only those."""
+        """The documented keys of `whatsapp_gateway_message_received`, and only those.
+
+        The last-message sensor and the event entity take their parts of the same data.
+        """
+        media = message.media
+        location = message.location
         return {
             "config_entry_id": self._entry.entry_id,
             "device_id": self._device_id,
             "account": self._entry.unique_id,
-            **message_data(message, media_path),
+            "message_id": message.message_id,
+            "chat_id": message.chat_id,
+            "sender": message.sender,
+            "sender_id": message.sender_id,
+            "sender_name": message.sender_name,
+            "is_group": message.is_group,
+            "from_me": message.from_me,
+            "kind": message.kind.value,
+            "text": message.text,
+            "caption": message.caption,
+            "media": None
+            if media is None
+            else {
+                "mime_type": media.mime_type,
+                "filename": media.filename,
+                "url": media.url,
+                "path": media_path,
+            },
+            "location": None
+            if location is None
+            else {
+                "latitude": location.latitude,
+                "longitude": location.longitude,
+                "name": location.name,
+            },
+            "quoted_message_id": message.quoted_message_id,
+            "timestamp": message.timestamp.isoformat(),
         }
 
     def _status(self, update: MessageStatusUpdate) -> None:

@@ -31,9 +31,9 @@ def prune(folder: Path, keep_days: int, max_bytes: int, now: datetime | None = N
     if not folder.is_dir():
         return 0
     limit = (now.timestamp() if now else time.time()) - keep_days * 86400
+    stats = [(path.stat(), path) for path in folder.iterdir()]
     files = sorted(
-        ((entry.stat().st_mtime, entry.stat().st_size, entry) for entry in folder.iterdir()),
-        key=lambda item: item[0],
+        ((stat.st_mtime, stat.st_size, path) for stat, path in stats), key=lambda item: item[0]
     )
     deleted = 0
     total = sum(size for _, size, _ in files)

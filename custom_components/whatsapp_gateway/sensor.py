@@ -13,8 +13,8 @@ from homeassistant.helpers.restore_state import RestoreEntity
 from .const import HEALTH_WRITE_DELAY, LAST_MESSAGE_MAX_LENGTH
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
-from .gateway import IncomingMessage, SessionState
-from .inbound import InboundHealth, message_data
+from .gateway import SessionState
+from .inbound import InboundHealth
 
 PARALLEL_UPDATES = 0
 
@@ -85,10 +85,9 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
         self._async_listen_for_messages(self._on_message)
 
     @callback
-    def _on_message(self, message: IncomingMessage) -> None:
-        text = message.text if message.text is not None else message.caption
+    def _on_message(self, data: dict[str, Any]) -> None:
+        text = data["text"] if data["text"] is not None else data["caption"]
         self._attr_native_value = None if text is None else text[:LAST_MESSAGE_MAX_LENGTH]
-        data = message_data(message)
         self._attr_extra_state_attributes = {key: data[key] for key in LAST_MESSAGE_ATTRIBUTES}
         self.async_write_ha_state()
 
@@ -123,12 +122,7 @@ class LastDeliverySensor(WhatsAppEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> dict[str, int]:
         """Refused posts since Home Assistant started."""
-        return {
-            "refused_signature": self._health.refused_signature,
-            "refused_unsigned": self._health.refused_unsigned,
-            "refused_parse": self._health.refused_parse,
-            "refused_too_large": self._health.refused_too_large,
-        }
+        return {f"refused_{reason}": count for reason, count in self._health.refused.items()}
 
     @callback
     def _on_change(self) -> None:

@@ -35,7 +35,7 @@ from .const import (
 )
 from .coordinator import WhatsAppConfigEntry
 from .gateway import Gateway, GatewayError, GatewayResponseError, WebhookBodyReader
-from .inbound import InboundHealth, InboundRouter
+from .inbound import InboundHealth, InboundRouter, Refusal
 
 SLOTS_KEY = f"{DOMAIN}_webhook_slots"
 
@@ -95,7 +95,7 @@ async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Reque
                 MAX_WEBHOOK_BYTES // 2**20,
             )
             if receiver is not None:
-                receiver.health.refused("too_large")
+                receiver.health.refuse(Refusal.TOO_LARGE)
             return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     post = Post(headers, reader.body, reader.signature_valid(headers))
     if receiver is not None:
@@ -192,9 +192,13 @@ class WebhookReceiver:
         if url is None:
             self._async_raise_issue(issue_id(self._entry), "webhook_unreachable")
         else:
-            ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
-            await self._gateway.configure_webhook(url, self._secret)
-            self._url = url
+            await self._async_configure(url)
+
+    async def _async_configure(self, url: str) -> None:
+        """Point the gateway at this URL; the gateway can reach Home Assistant then."""
+        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
+        await self._gateway.configure_webhook(url, self._secret)
+        self._url = url
 
     async def async_start_receiving(self) -> None:
         """Handle posts from now on: first those held, then what arrived while stopped.
@@ -265,9 +269,7 @@ class WebhookReceiver:
                 "The gateway of %s no longer posted its events to Home Assistant; registered again",
                 self._entry.title,
             )
-        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
-        await self._gateway.configure_webhook(url, self._secret)
-        self._url = url
+        await self._async_configure(url)
 
     async def _async_reachable_url(self) -> str | None:
         """An URL of this Home Assistant that the gateway can reach, if there is one."""
@@ -303,22 +305,22 @@ class WebhookReceiver:
     @callback
     def handle(self, post: Post) -> web.Response:
         """Check, parse and hand on one post; no I/O."""
-        health = self._router.health
+        health = self.health
         verified = post.signature_valid
         if verified is None:
             verified = self._gateway.verify_webhook(post.headers, post.body, self._secret)
         if not verified:
             if self._gateway.signature_missing(post.headers, self._secret):
-                health.refused("unsigned")
+                health.refuse(Refusal.UNSIGNED)
                 self._async_signing_lost()
             else:
-                health.refused("signature")
+                health.refuse(Refusal.SIGNATURE)
             LOGGER.debug("Webhook post with a wrong or no signature refused")
             return web.Response(status=HTTPStatus.UNAUTHORIZED)
         try:
             events = self._gateway.parse_webhook(post.headers, post.body)
         except GatewayResponseError as err:
-            health.refused("parse")
+            health.refuse(Refusal.PARSE)
             LOGGER.debug("Webhook post not understood: %s", err)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
         health.delivered()

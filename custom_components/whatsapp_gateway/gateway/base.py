@@ -123,8 +123,7 @@ class Gateway(ABC):
         the call that does not keep it lets it go.
         """
         decoded, self._decoded = self._decoded, None
-        same = decoded is not None and decoded[0] is body
-        value = decoded[1] if same and decoded is not None else load_json(body, what)
+        value = decoded[1] if decoded is not None and decoded[0] is body else load_json(body, what)
         if keep:
             self._decoded = (body, value)
         return value

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import json
 from typing import Any, Final
 
 import aiohttp
@@ -330,9 +329,11 @@ class MaytapiGateway(Gateway):
             ):
                 continue
             body = p.get(p.get_dict(item, "data"), "body")
-            raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             try:
-                events += self.parse_webhook({}, raw)
+                # The log holds the body as posted: an object, or the JSON text of one.
+                events += _events_from(
+                    p.load_json(body, "logged webhook body") if isinstance(body, str) else body
+                )
             except GatewayResponseError:
                 continue  # one unreadable entry does not hide the others
         return events
@@ -353,26 +354,30 @@ class MaytapiGateway(Gateway):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """message, ack (batched or legacy bare array), status and error webhooks."""
-        answer = self._webhook_json(body, "Maytapi webhook body", keep=False)
-        if isinstance(answer, list):
-            return _acks_from(answer)
-        if not isinstance(answer, dict):
-            raise GatewayResponseError("The Maytapi webhook body is not a JSON object")
-        event_type = p.require_str(answer, "type", what="webhook").lower()
-        if event_type == "message":
-            message = _message_from(answer)
-            return [message] if message else []
-        if event_type == "ack":
-            data = p.get(answer, "data")
-            return _acks_from(data if isinstance(data, list) else [data])
-        if event_type == "status":
-            status = p.get_str(answer, "status") or ""
-            if status not in _PHONE_STATES:
-                return []
-            return [SessionEvent(_PHONE_STATES[status], reason=status)]
-        if event_type == "error":
-            return _acks_from([{**answer, "ackType": "failed"}])
-        return []
+        return _events_from(self._webhook_json(body, "Maytapi webhook body", keep=False))
+
+
+def _events_from(answer: Any) -> list[InboundEvent]:
+    """The events of one decoded webhook body (posted, or read back from the log)."""
+    if isinstance(answer, list):
+        return _acks_from(answer)
+    if not isinstance(answer, dict):
+        raise GatewayResponseError("The Maytapi webhook body is not a JSON object")
+    event_type = p.require_str(answer, "type", what="webhook").lower()
+    if event_type == "message":
+        message = _message_from(answer)
+        return [message] if message else []
+    if event_type == "ack":
+        data = p.get(answer, "data")
+        return _acks_from(data if isinstance(data, list) else [data])
+    if event_type == "status":
+        status = p.get_str(answer, "status") or ""
+        if status not in _PHONE_STATES:
+            return []
+        return [SessionEvent(_PHONE_STATES[status], reason=status)]
+    if event_type == "error":
+        return _acks_from([{**answer, "ackType": "failed"}])
+    return []
 
 
 def _wire_target(chat: ChatId) -> str:

@@ -99,8 +99,9 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 # JSON may escape half of a UTF-16 surrogate pair ("\\ud800"), and Python's decoder lets raw
 # surrogate bytes through too; such text cannot be encoded again (the event bus would fail).
-_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-_SURROGATE_ESCAPE_TEXT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+# (Text handed in was decoded from UTF-8 strictly, so only the escapes can occur there.)
+_SURROGATE_IN_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -119,10 +120,10 @@ def load_json(body: bytes | str, what: str) -> Any:
 
 
 def _may_hold_surrogates(body: bytes | str) -> bool:
-    # The cheap test first: media bodies are megabytes of base64 without a backslash.
+    # The cheap test first: media bodies are megabytes of base64 without a "\\u".
     if isinstance(body, bytes):
-        return (b"\\" in body or b"\xed" in body) and bool(_SURROGATE_ESCAPE_BYTES.search(body))
-    return bool(_SURROGATE_ESCAPE_TEXT.search(body))
+        return (b"\\u" in body or b"\xed" in body) and bool(_SURROGATE_IN_BYTES.search(body))
+    return "\\u" in body and bool(_SURROGATE_ESCAPE.search(body))
 
 
 def _repair(value: Any) -> Any:

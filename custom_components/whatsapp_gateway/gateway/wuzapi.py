@@ -62,12 +62,14 @@ SUBSCRIBED_EVENTS: Final = (
 # The only names May-2025 builds know; user creation with any other one answers 400.
 OLD_BUILD_EVENTS: Final = ("Message", "ReadReceipt")
 SIGNATURE_HEADER: Final = "x-hmac-signature"
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 
 # Error texts wuzapi answers with (HTTP 500) when the session cannot serve a request. A client
 # that exists but was never paired says "...the store doesn't contain a device JID".
 _NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in", "device jid")
 _ALREADY_UP_ERRORS = ("already connected", "already logged in", "already loggedin")
-# Stopping a client whose socket is down answers this; the client is stopped all the same.
+# Stopping a client that is not logged in (its socket down, or a QR code shown) answers this;
+# the server then leaves that client as it is.
 _ALREADY_DOWN_ERRORS = ("no session", "not logged in")
 # Pauses while waiting for a stopped client to go away (old builds stop it asynchronously).
 _RESTART_WAITS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -335,8 +337,9 @@ class WuzapiGateway(Gateway):
     async def restart(self) -> None:
         """Stop the client, wait until it is gone, and start a new one, keeping the pairing.
 
-        A client whose socket is down answers the disconnect with "not logged in" but stops;
-        old builds stop it asynchronously, so an immediate connect would find it still there.
+        A client that is not logged in is refused the disconnect ("not logged in") and left
+        running; old builds stop a logged-in one asynchronously, so an immediate connect would
+        still find it there.
         """
         await self._call(
             "POST", "/session/disconnect", what="disconnect", ok_errors=_ALREADY_DOWN_ERRORS
@@ -380,7 +383,9 @@ class WuzapiGateway(Gateway):
         what: str,
         reply_to: str | None = None,
         message_id: str | None = None,
+        answers_new_id: bool = True,
     ) -> SentMessage:
+        """Post to a chat; the answer's `Id` is the new message's unless told otherwise."""
         chat = parse_chat_id(to)
         body = {"Phone": _wire_target(chat), **fields}
         if message_id:
@@ -391,8 +396,10 @@ class WuzapiGateway(Gateway):
                 "Participant": await self._quoted_sender(reply_to, chat),
             }
         data = await self._call("POST", endpoint, what=what, body=body)
-        sent_id = p.require_str(data, "Id", what=f"{what} answer")
-        self._remember_sender(sent_id, _OWN)
+        sent_id = ""
+        if answers_new_id:
+            sent_id = p.require_str(data, "Id", what=f"{what} answer")
+            self._remember_sender(sent_id, _OWN)
         return SentMessage(
             message_id=sent_id,
             chat_id=chat.jid(),
@@ -493,19 +500,11 @@ class WuzapiGateway(Gateway):
             "Body": emoji or "remove",
             "Id": f"me:{message_id}" if from_me else message_id,
         }
-        if parse_chat_id(to).is_group and self._senders.get(message_id, _OWN) != _OWN:
-            fields["Participant"] = self._senders[message_id]
-        chat = parse_chat_id(to)
-        data = await self._call(
-            "POST",
-            "/chat/react",
-            what="send reaction",
-            body={"Phone": _wire_target(chat), **fields},
-        )
-        return SentMessage(
-            message_id="",
-            chat_id=chat.jid(),
-            timestamp=p.parse_timestamp(p.get(data, "Timestamp")),
+        sender = self._senders.get(message_id, _OWN)
+        if parse_chat_id(to).is_group and sender != _OWN:
+            fields["Participant"] = sender
+        return await self._send(
+            "/chat/react", to, fields, what="send reaction", answers_new_id=False
         )
 
     async def mark_read(
@@ -625,12 +624,8 @@ class WuzapiGateway(Gateway):
         self, headers: Mapping[str, str], secret: str | None, limit: int
     ) -> WebhookBodyReader:
         """A post over the limit loses its inline media (fetched later), not its message."""
-        form = (
-            (_header(headers, "Content-Type") or "")
-            .lower()
-            .startswith("application/x-www-form-urlencoded")
-        )
         signed = secret if secret and self._signs is not False else None
+        form = _content_type(headers).startswith(FORM_CONTENT_TYPE)
         return InlineMediaDropper(limit, form=form, hmac_key=signed)
 
     async def download_media(self, media: InboundMedia) -> InboundMedia:
@@ -788,10 +783,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _content_type(headers: Mapping[str, str]) -> str:
+    return (_header(headers, "Content-Type") or "").lower()
+
+
 def _is_form(headers: Mapping[str, str], body: bytes) -> bool:
-    content_type = (_header(headers, "Content-Type") or "").lower()
-    if content_type:
-        return content_type.startswith("application/x-www-form-urlencoded")
+    if content_type := _content_type(headers):
+        return content_type.startswith(FORM_CONTENT_TYPE)
     return not body.lstrip().startswith((b"{", b"["))
 
 
