@@ -86,8 +86,11 @@ async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Reque
         if receiver is not None
         else WebhookBodyReader(MAX_WEBHOOK_BYTES)
     )
-    # Chunked posts carry no length: the reader counts while reading.
-    async for chunk in request.content.iter_chunked(64 * 1024):
+    # Chunked posts carry no length: the reader counts while reading. Only read(): a post
+    # relayed by Home Assistant Cloud (a cloudhook) comes as a MockRequest, whose stream has
+    # nothing else (and whose `content` is a new stream at every access).
+    stream = request.content
+    while chunk := await stream.read(64 * 1024):
         reader.feed(chunk)
         if reader.too_large:
             LOGGER.warning(
@@ -173,7 +176,10 @@ class WebhookReceiver:
         self._router = router
         self._secret: str | None = entry.data.get(CONF_WEBHOOK_SECRET)
         self._url: str | None = None
-        self._unsigned_issue = False
+        # Whether the "stopped signing" issue is up (it outlives a reload of the entry).
+        self._unsigned_issue = (
+            ir.async_get(hass).async_get_issue(DOMAIN, unsigned_issue_id(entry)) is not None
+        )
         self._key_pushed_at: float | None = None
 
     @property

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
+from homeassistant.util.aiohttp import MockRequest
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -24,7 +27,7 @@ from custom_components.whatsapp_gateway.const import (
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from custom_components.whatsapp_gateway.webhook import Post
 from simulator import WuzapiConfig
-from tests.conftest import USER_TOKEN, StartSimulator
+from tests.conftest import PHONE_ID, PRODUCT_ID, USER_TOKEN, StartSimulator, fixture_bytes
 
 from .conftest import Bus, poll, restarted_home_assistant, setup_entry, start_kind, state
 from .kinds import CONTACT, KINDS, Kind, Wuzapi
@@ -314,3 +317,61 @@ async def test_wuzapi_restarted_with_a_fresh_database(
     assert user.clients == 1
     await kind.receive(hass, text="back", **{"from": CONTACT})
     assert texts(bus) == ["back"]
+
+
+async def test_posts_relayed_by_home_assistant_cloud(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """A cloud gateway reaching Home Assistant through a cloudhook: Home Assistant Cloud hands
+    the post on as a MockRequest, which must be read like any other."""
+    kind = await start_kind("maytapi", start_simulator)
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    bus.listen(EVENT_MESSAGE_RECEIVED)
+    post = json.loads(fixture_bytes("maytapi_message_text.json"))
+    post |= {"product_id": PRODUCT_ID, "phone_id": int(PHONE_ID)}
+    body = json.dumps(post).encode()
+    request = MockRequest(
+        content=body,
+        mock_source="cloudhook",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    response = await webhook.async_handle_webhook(hass, entry.data["webhook_id"], request)
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert len(bus.events[EVENT_MESSAGE_RECEIVED]) == 1
+
+
+async def test_signing_issue_outlives_a_reload_and_still_goes(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient, bus: Bus
+) -> None:
+    """Reloaded while the "stopped signing" issue is up: the first signed post removes it."""
+    kind = Wuzapi(await start_simulator(wuzapi=WuzapiConfig(auto_receipts=False)))
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    issue = f"webhook_unsigned_{entry.entry_id}"
+    await kind.simulator.control(f"wuzapi/users/{USER_TOKEN}/lose_hmac_key")
+    await kind.receive(hass, text="lost", **{"from": CONTACT})
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await kind.receive(hass, text="signed", **{"from": CONTACT})
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+
+
+async def test_undocumented_wuzapi_answers_break_nothing(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient
+) -> None:
+    """Where wuzapi's answers are not documented (media delivery, the HMAC key read back), an
+    error there neither stops the setup nor the healing of a lost key."""
+    kind = Wuzapi(await start_simulator(wuzapi=WuzapiConfig(auto_receipts=False)))
+    await kind.link()
+    await kind.simulator.fault(status=500, path="/session/s3/config")
+    entry = await setup_entry(hass, kind.entry())
+    assert entry.state is ConfigEntryState.LOADED
+    user = next(iter(kind.simulator.state.wuzapi.users.values()))
+    user.hmac_key = None  # lost, and its read-back answers an error
+    await kind.simulator.fault(status=500, path="/session/hmac/config")
+    await poll(hass)
+    assert user.hmac_key is not None

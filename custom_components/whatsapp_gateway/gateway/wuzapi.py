@@ -568,10 +568,13 @@ class WuzapiGateway(Gateway):
         return list(OLD_BUILD_EVENTS if await self._build_is_old() else SUBSCRIBED_EVENTS)
 
     async def _ensure_inline_media(self) -> None:
+        """Undocumented answers: a refusal leaves media to the download fallback."""
         try:
             data = await self._call("GET", "/session/s3/config", what="get media delivery")
         except GatewayUnsupported:
             return  # old builds always inline media
+        except GatewayResponseError:
+            return  # e.g. a server that answers an error while nothing is configured
         if not p.get_str(data, "media_delivery"):
             await self._call(
                 "POST",
@@ -594,7 +597,10 @@ class WuzapiGateway(Gateway):
             return False
         if not secret or self._signs is False:
             return True
-        answer = await self._call("GET", "/session/hmac/config", what="get HMAC key")
+        try:
+            answer = await self._call("GET", "/session/hmac/config", what="get HMAC key")
+        except GatewayResponseError:
+            return False  # no key to show: setting it again does no harm
         return p.get_str(answer, "hmac_key") is not None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
