@@ -177,23 +177,6 @@ async def test_media_the_build_can_send(
     assert ("ContextInfo" in record["body"]) is reply
 
 
-async def test_old_build_panics_are_never_reached(start_simulator: StartSimulator) -> None:
-    """What the client avoids: a reply with a video drops the connection on an old build."""
-    simulator = await start_simulator(wuzapi=WuzapiConfig(build=OLD_BUILD, auto_receipts=False))
-    user = first_user(simulator)
-    user.client = user.connected = user.paired = True
-    body = {
-        "Phone": "491701234567",
-        "Video": "data:video/mp4;base64,AAAA",
-        "ContextInfo": {"StanzaID": "x", "Participant": "y"},
-    }
-    with pytest.raises(aiohttp.ClientError):
-        async with simulator.session.post(
-            f"{simulator.url}/chat/send/video", json=body, headers={"Token": USER_TOKEN}
-        ) as response:
-            await response.read()
-
-
 async def test_restart_really_restarts(server: Server, build: str) -> None:
     """Rows 8 and 16: the old client is gone before the new one starts, subscribed again."""
     simulator, gateway = await linked(server)

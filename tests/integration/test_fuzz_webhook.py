@@ -17,13 +17,12 @@ from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.json import json_bytes
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway.const import EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from tests.conftest import FIXTURES, HMAC_KEY, StartSimulator
 
-from .conftest import Bus, start_kind
+from .conftest import Bus, setup_entry, start_kind
 from .kinds import Kind
 
 POSTS_PER_GATEWAY = 300
@@ -77,10 +76,7 @@ async def test_generated_posts(
 ) -> None:
     kind: Kind = await start_kind(name, start_simulator)
     await kind.link()
-    entry: MockConfigEntry = kind.entry()
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, kind.entry())
     fired = bus.listen(EVENT_MESSAGE_RECEIVED)
     rng = random.Random(f"fuzz-{name}")
     statuses: dict[int, int] = {}

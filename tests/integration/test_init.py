@@ -159,10 +159,12 @@ async def test_logout_from_phone(
     assert len(reauth_flows(hass)) == 1
 
 
+@pytest.mark.parametrize("then", ["reload", "status poll"])
 async def test_cloud_gateway_without_external_url(
-    hass: HomeAssistant, simulator: SimulatorHandle, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant, simulator: SimulatorHandle, issue_registry: ir.IssueRegistry, then: str
 ) -> None:
-    """Maytapi runs on the internet: without an external URL there is a repair issue."""
+    """Maytapi runs on the internet: without an external URL there is a repair issue. Once
+    one is set, a reload or (without one) the next status poll registers the webhook."""
     await hass.config.async_update(external_url=None)
     await pair_maytapi_phone(simulator)
     entry = await setup_entry(hass, maytapi_entry(simulator))
@@ -172,26 +174,13 @@ async def test_cloud_gateway_without_external_url(
     assert issue.translation_placeholders == {"title": "Shop"}
     assert simulator.state.maytapi.phones[PHONE_ID].webhook == ""
 
-    # With an external URL the issue goes away on the next setup.
     url = hass.config.internal_url
     await hass.config.async_update(external_url=url)
-    await hass.config_entries.async_reload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
-    assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
-
-
-async def test_cloud_gateway_reachable_later_needs_no_reload(
-    hass: HomeAssistant, simulator: SimulatorHandle, issue_registry: ir.IssueRegistry
-) -> None:
-    """Once an external URL is set, the next status poll registers the webhook by itself."""
-    await hass.config.async_update(external_url=None)
-    await pair_maytapi_phone(simulator)
-    entry = await setup_entry(hass, maytapi_entry(simulator))
-    assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}")
-    url = hass.config.internal_url
-    await hass.config.async_update(external_url=url)
-    await poll(hass)
+    if then == "reload":
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+    else:
+        await poll(hass)
     assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
     assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import aiohttp
 import pytest
 
-from ..conftest import ADMIN_TOKEN, USER_TOKEN, SimulatorHandle
+from simulator import WuzapiConfig
+from simulator.wuzapi import OLD_BUILD
+
+from ..conftest import ADMIN_TOKEN, USER_TOKEN, SimulatorHandle, StartSimulator
 
 ADMIN = {"Authorization": ADMIN_TOKEN}
 USER = {"Token": USER_TOKEN}
@@ -243,3 +247,21 @@ async def test_control_api_errors(simulator: SimulatorHandle) -> None:
     assert receipts == {"ids": ["3EB0"]}
     async with simulator.session.get(f"{base}/{USER_TOKEN}/sent") as resp:
         assert await resp.json() == []
+
+
+async def test_old_build_drops_the_connection_on_a_video_reply(
+    start_simulator: StartSimulator,
+) -> None:
+    """As in the May-2025 source, a reply with a video sets ContextInfo on a nil message: Go
+    recovers the panic and closes the connection. (The client never sends one; see
+    tests/gateway/test_wuzapi_builds.py.)"""
+    simulator = await start_simulator(wuzapi=WuzapiConfig(build=OLD_BUILD, auto_receipts=False))
+    await call(simulator, "POST", "/session/connect", USER, {"Subscribe": ["Message"]})
+    await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": "491511234567"})
+    body = {
+        "Phone": "491701234567",
+        "Video": "data:video/mp4;base64,AAAA",
+        "ContextInfo": {"StanzaID": "x", "Participant": "y"},
+    }
+    with pytest.raises(aiohttp.ClientError):
+        await call(simulator, "POST", "/chat/send/video", USER, body)
