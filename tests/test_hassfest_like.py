@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.whatsapp_gateway.config_flow import NEW_SLOT, SLOT_STEPS
+from custom_components.whatsapp_gateway.config_flow import NEW_ACCOUNT, account_step_id
+from custom_components.whatsapp_gateway.gateway import GATEWAYS
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / "whatsapp_gateway"
 PLATFORMS = ("sensor", "event", "image", "notify")
@@ -168,12 +169,27 @@ def test_flow_errors_and_aborts_exist() -> None:
             and isinstance(node.targets[0], ast.Subscript)
             and ast.unparse(node.targets[0].value) == "errors"
         ):
+            formatted = {
+                id(part)
+                for text in ast.walk(node.value)
+                if isinstance(text, ast.JoinedStr)
+                for part in text.values
+            }
             errors |= {
                 const.value
                 for const in ast.walk(node.value)
-                if isinstance(const, ast.Constant) and isinstance(const.value, str)
-            } - {NEW_SLOT}
-    errors |= {error for _, _, error in SLOT_STEPS.values()}
+                if isinstance(const, ast.Constant)
+                and isinstance(const.value, str)
+                and id(const) not in formatted
+            } - {NEW_ACCOUNT}
+    # The gateways' own: a new account that cannot be added, credentials that are not enough.
+    errors |= {
+        f"cannot_add_{descriptor.accounts.noun}" for descriptor in GATEWAYS if descriptor.accounts
+    }
+    library = "".join(path.read_text() for path in (INTEGRATION / "gateway").glob("*.py"))
+    incomplete = set(re.findall(r'CredentialsIncomplete\("(\w+)"\)', library))
+    assert incomplete, "the pattern found nothing"
+    errors |= incomplete
     known_errors = set(STRINGS["config"]["error"]) | set(
         STRINGS["config_subentries"]["chat"]["error"]
     )
@@ -227,3 +243,18 @@ def test_quality_scale() -> None:
         assert status in ("done", "todo", "exempt"), rule
         if status == "exempt":
             assert value["comment"], rule
+
+
+@pytest.mark.parametrize("descriptor", GATEWAYS, ids=lambda descriptor: descriptor.kind)
+def test_every_gateway_has_its_steps_translated(descriptor: Any) -> None:
+    """The menu names each gateway; its credentials step labels and explains every box."""
+    steps = STRINGS["config"]["step"]
+    assert descriptor.kind in STRINGS["config"]["step"]["user"]["menu_options"]
+    boxes = {box.key for box in descriptor.credentials}
+    for step in (descriptor.kind, "reconfigure"):
+        assert boxes <= set(steps[step]["data"]), step
+        assert boxes <= set(steps[step]["data_description"]), step
+    if descriptor.accounts is not None:
+        step = account_step_id(descriptor)
+        assert descriptor.accounts.option in steps[step]["data"]
+        assert NEW_ACCOUNT in STRINGS["selector"][step]["options"]

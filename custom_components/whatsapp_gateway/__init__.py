@@ -18,9 +18,14 @@ from .const import (
     DEFAULT_MEDIA_MAX_MB,
     DOMAIN,
 )
-from .coordinator import SessionCoordinator, WhatsAppConfigEntry, WhatsAppRuntimeData
+from .coordinator import (
+    InboundChannel,
+    SessionCoordinator,
+    WhatsAppConfigEntry,
+    WhatsAppRuntimeData,
+)
 from .entity import account_device_info
-from .gateway import GatewayError, GatewayUnsupported, create_gateway
+from .gateway import OPTIONS_VERSION_KEY, GatewayError, GatewayUnsupported, gateway_descriptor
 from .inbound import InboundRouter, async_forget_memory, async_get_memory
 from .media_store import PRUNE_INTERVAL, async_remove_media, media_folder, prune
 from .polling import MessagePoller, cursor_store, uses_polling
@@ -40,40 +45,44 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
     """Connect to the gateway, check the session, and start receiving."""
     try:
-        gateway = create_gateway(entry.data[CONF_KIND], async_get_clientsession(hass), entry.data)
+        descriptor = gateway_descriptor(entry.data[CONF_KIND])
+        options = descriptor.options_from(entry.data)
     except (ValueError, GatewayUnsupported) as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="invalid_config",
             translation_placeholders={"error": str(err)},
         ) from err
+    if entry.data.get(OPTIONS_VERSION_KEY) != options.version:
+        # Stored by an older version of the gateway's options: keep them in today's shape.
+        hass.config_entries.async_update_entry(entry, data={**entry.data, **options.to_data()})
+    gateway = descriptor.create(async_get_clientsession(hass), options)
     memory = await async_get_memory(hass, entry.entry_id)
-    coordinator = SessionCoordinator(hass, entry, gateway)
-    await coordinator.async_config_entry_first_refresh()
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
     )
-    router = InboundRouter(hass, entry, coordinator, device.id, memory)
-    entry.runtime_data = WhatsAppRuntimeData(
-        gateway=gateway, coordinator=coordinator, inbound=router, device_id=device.id
+    coordinator = SessionCoordinator(hass, entry, gateway, device.id)
+    await coordinator.async_config_entry_first_refresh()
+    router = InboundRouter(hass, entry, coordinator, memory)
+    channel: InboundChannel = (
+        MessagePoller(hass, entry, gateway, router)
+        if uses_polling(entry)
+        else WebhookReceiver(hass, entry, gateway, router)
     )
-    receiver: WebhookReceiver | None = None
-    if uses_polling(entry):
-        await MessagePoller(hass, entry, gateway, router).async_start()
-    else:
-        receiver = WebhookReceiver(hass, entry, gateway, router)
-        try:
-            await receiver.async_start()
-        except GatewayError as err:
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="webhook_setup_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        coordinator.inbound_check = receiver.async_check
+    entry.runtime_data = WhatsAppRuntimeData(
+        coordinator=coordinator, inbound=router, channel=channel
+    )
+    try:
+        await channel.async_start()
+    except GatewayError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="webhook_setup_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    coordinator.inbound_check = channel.async_check
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if receiver is not None:
-        await receiver.async_start_receiving()
+    await channel.async_start_receiving()
     _async_keep_media_in_bounds(hass, entry)
     return True
 

@@ -2,7 +2,8 @@
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
+from functools import partialmethod
 import secrets
 from typing import Any
 
@@ -16,15 +17,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
-from homeassistant.const import (
-    CONF_API_KEY,
-    CONF_EMAIL,
-    CONF_NAME,
-    CONF_PASSWORD,
-    CONF_TOKEN,
-    CONF_URL,
-    CONF_WEBHOOK_ID,
-)
+from homeassistant.const import CONF_NAME, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
@@ -44,19 +37,13 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .const import (
-    CONF_ACCESS_TOKEN,
-    CONF_ADMIN_TOKEN,
     CONF_CHAT_ID,
     CONF_FIRE_OWN_MESSAGES,
     CONF_INBOUND_MODE,
-    CONF_INSTANCE_ID,
     CONF_KIND,
     CONF_MEDIA_KEEP_DAYS,
     CONF_MEDIA_MAX_MB,
-    CONF_PHONE_ID,
     CONF_POLL_INTERVAL,
-    CONF_PRODUCT_ID,
-    CONF_SESSION_ID,
     CONF_STATUS_INTERVAL,
     CONF_WEBHOOK_SECRET,
     DEFAULT_MEDIA_KEEP_DAYS,
@@ -64,10 +51,6 @@ from .const import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_STATUS_INTERVAL,
     DOMAIN,
-    KIND_CHATAPI,
-    KIND_MAYTAPI,
-    KIND_WAABOT,
-    KIND_WUZAPI,
     LOGGER,
     MAX_MEDIA_KEEP_DAYS,
     MAX_MEDIA_MAX_MB,
@@ -83,73 +66,48 @@ from .const import (
 )
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
-    MAYTAPI_URL,
-    WAABOT_URL,
+    GATEWAYS,
+    AccountChoice,
     Capability,
+    CredentialsIncomplete,
+    FieldType,
     Gateway,
     GatewayAuthError,
+    GatewayDescriptor,
     GatewayError,
     InvalidChatId,
-    MaytapiGateway,
     SessionState,
     SessionStatus,
-    WaabotGateway,
-    WaabotInstance,
-    WuzapiGateway,
-    create_gateway,
-    gateway_capabilities,
+    gateway_descriptor,
     parse_chat_id,
     sniff_image,
 )
 
-NEW_SLOT = "new"
+NEW_ACCOUNT = "new"
 CONF_PHONE = "phone"
-# Cloud gateways hold several accounts ("slots"): the step that picks or adds one, its field,
-# and the error shown when a new one cannot be added.
-SLOT_STEPS = {
-    KIND_MAYTAPI: ("maytapi_phone", CONF_PHONE_ID, "cannot_add_phone"),
-    KIND_WAABOT: ("waabot_instance", CONF_SESSION_ID, "cannot_add_instance"),
-}
 
-_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
-CREDENTIALS_SCHEMAS = {
-    KIND_WUZAPI: probatio.Schema(
-        {
-            probatio.Required(CONF_URL): _URL,
-            probatio.Optional(CONF_TOKEN): _PASSWORD,
-            probatio.Optional(CONF_ADMIN_TOKEN): _PASSWORD,
-        }
-    ),
-    KIND_MAYTAPI: probatio.Schema(
-        {
-            probatio.Required(CONF_PRODUCT_ID): str,
-            probatio.Required(CONF_API_KEY): _PASSWORD,
-            probatio.Optional(CONF_URL, default=MAYTAPI_URL): _URL,
-        }
-    ),
-    KIND_CHATAPI: probatio.Schema(
-        {probatio.Required(CONF_URL): _URL, probatio.Required(CONF_TOKEN): _PASSWORD}
-    ),
-    KIND_WAABOT: probatio.Schema(
-        {
-            probatio.Required(CONF_EMAIL): TextSelector(
-                TextSelectorConfig(type=TextSelectorType.EMAIL)
-            ),
-            probatio.Required(CONF_PASSWORD): _PASSWORD,
-            probatio.Optional(CONF_URL, default=WAABOT_URL): _URL,
-        }
-    ),
+_SELECTORS: dict[FieldType, Any] = {
+    FieldType.TEXT: str,
+    FieldType.PASSWORD: TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+    FieldType.URL: TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+    FieldType.EMAIL: TextSelector(TextSelectorConfig(type=TextSelectorType.EMAIL)),
 }
 
 
-CHAT_SCHEMA = probatio.Schema(
-    {probatio.Required(CONF_CHAT_ID): str, probatio.Optional(CONF_NAME): str}
-)
+def credentials_schema(descriptor: GatewayDescriptor[Any, Any]) -> probatio.Schema:
+    """The form a gateway's credentials are typed into."""
+    fields: dict[Any, Any] = {}
+    for box in descriptor.credentials:
+        marker = probatio.Required if box.required else probatio.Optional
+        key = marker(box.key) if box.default is None else marker(box.key, default=box.default)
+        fields[key] = _SELECTORS[box.type]
+    return probatio.Schema(fields)
 
 
-class TokenMissing(GatewayError):
-    """Neither a user token nor an admin token was given for wuzapi."""
+def account_step_id(descriptor: GatewayDescriptor[Any, Any]) -> str:
+    """The step that picks one of the accounts a gateway's login holds."""
+    assert descriptor.accounts is not None
+    return f"{descriptor.kind}_{descriptor.accounts.noun}"
 
 
 def qr_markdown(image: bytes | None) -> str:
@@ -160,6 +118,21 @@ def qr_markdown(image: bytes | None) -> str:
     return f"![QR code](data:{mime};base64,{base64.b64encode(image).decode()})"
 
 
+def _with_gateway_steps[F: type[WhatsAppConfigFlow]](cls: F) -> F:
+    """Add each gateway's steps: its credentials, and picking one of its login's accounts.
+
+    Home Assistant runs a step by its method's name; the menu names a gateway by its kind.
+    """
+    for descriptor in GATEWAYS:
+        credentials = partialmethod(cls._async_credentials_step, descriptor.kind)
+        setattr(cls, f"async_step_{descriptor.kind}", credentials)
+        if descriptor.accounts is not None:
+            account = partialmethod(cls._async_account_step, descriptor.kind)
+            setattr(cls, f"async_step_{account_step_id(descriptor)}", account)
+    return cls
+
+
+@_with_gateway_steps
 class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a WhatsApp account."""
 
@@ -169,9 +142,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._gateway: Gateway | None = None
         self._status: SessionStatus | None = None
-        # Slots offered by a cloud gateway: value → (label, entry data that selects it).
-        self._slots: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._new_slot: Callable[[], Awaitable[dict[str, Any]]] | None = None
+        # Accounts the gateway's login holds, by id.
+        self._accounts: dict[str, AccountChoice] = {}
         self._pair_task: asyncio.Task[SessionStatus] | None = None
         self._qr = ""
         self._pairing_code = ""
@@ -202,63 +174,71 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the gateway product."""
         return self.async_show_menu(
-            step_id="user", menu_options=[KIND_WUZAPI, KIND_MAYTAPI, KIND_CHATAPI, KIND_WAABOT]
+            step_id="user", menu_options=[descriptor.kind for descriptor in GATEWAYS]
         )
 
-    async def async_step_wuzapi(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Server URL and a user token, or the admin token to create a user."""
-        return await self._async_credentials_step(KIND_WUZAPI, user_input)
-
-    async def async_step_maytapi(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Product id and API key."""
-        return await self._async_credentials_step(KIND_MAYTAPI, user_input)
-
-    async def async_step_chatapi(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Instance URL and token."""
-        return await self._async_credentials_step(KIND_CHATAPI, user_input)
-
-    async def async_step_waabot(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """The Waabot account's login."""
-        return await self._async_credentials_step(KIND_WAABOT, user_input)
-
     async def _async_credentials_step(
-        self, kind: str, user_input: dict[str, Any] | None
+        self, kind: str, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """The gateway's credentials (the step of each gateway, named after it)."""
+        descriptor = gateway_descriptor(kind)
         errors: dict[str, str] = {}
         if user_input is not None:
-            errors = await self._async_check_credentials(kind, user_input)
+            errors = await self._async_check_credentials(descriptor, user_input, {})
             if not errors:
-                if kind in SLOT_STEPS:
-                    return await self._async_slot_step(kind, None)
+                if descriptor.accounts is not None and descriptor.accounts.option not in self._data:
+                    return await self._async_account_step(kind)
                 return await self._async_session_step()
         return self.async_show_form(
             step_id=kind,
-            data_schema=self.add_suggested_values_to_schema(CREDENTIALS_SCHEMAS[kind], user_input),
+            data_schema=self.add_suggested_values_to_schema(
+                credentials_schema(descriptor), user_input
+            ),
             errors=errors,
         )
 
     async def _async_check_credentials(
-        self, kind: str, user_input: Mapping[str, Any]
+        self,
+        descriptor: GatewayDescriptor[Any, Any],
+        user_input: Mapping[str, Any],
+        stored: Mapping[str, Any],
     ) -> dict[str, str]:
-        """Reach the gateway with the credentials; the form's errors, if any."""
-        connect = {
-            KIND_WUZAPI: self._async_connect_wuzapi,
-            KIND_MAYTAPI: self._async_connect_maytapi,
-            KIND_CHATAPI: self._async_connect_chatapi,
-            KIND_WAABOT: self._async_connect_waabot,
-        }[kind]
-        return await self._async_errors_of(connect(user_input))
+        """Reach the gateway with what this submit holds; the form's errors, if any.
+
+        `stored` is the account's current data when its credentials are changed: its other
+        options (the account picked) stay, and so does a secret left empty.
+        """
+        typed = {box.key for box in descriptor.credentials}
+        values = {key: str(value) for key, value in stored.items() if key not in typed}
+        for box in descriptor.credentials:
+            if (value := user_input.get(box.key)) not in (None, ""):
+                values[box.key] = box.clean(value)
+            elif box.default is not None:
+                values[box.key] = box.default
+            elif box.secret and stored.get(box.key):
+                values[box.key] = str(stored[box.key])
+        return await self._async_errors_of(self._async_connect(descriptor, values))
+
+    async def _async_connect(
+        self, descriptor: GatewayDescriptor[Any, Any], values: dict[str, str]
+    ) -> None:
+        session = async_get_clientsession(self.hass)
+        if descriptor.complete is not None:
+            values = await descriptor.complete(session, values)
+        options = descriptor.options_from(values)
+        gateway = self._use({CONF_KIND: descriptor.kind, **options.to_data()})
+        picking = descriptor.accounts
+        if picking is not None:
+            self._accounts = {choice.id: choice for choice in await picking.list(gateway)}
+        if picking is None or picking.option in self._data:
+            self._status = await gateway.status()
 
     async def _async_errors_of(self, check: Awaitable[None]) -> dict[str, str]:
         """Run a check against the gateway and turn what fails into a form error."""
         try:
             await check
-        except TokenMissing:
-            return {"base": "token_required"}
+        except CredentialsIncomplete as err:
+            return {"base": err.reason}
         except GatewayAuthError:
             return {"base": "invalid_auth"}
         except GatewayError as err:
@@ -274,124 +254,45 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _use(self, data: dict[str, Any]) -> Gateway:
         self._data = data
-        self._gateway = create_gateway(data[CONF_KIND], async_get_clientsession(self.hass), data)
+        descriptor = gateway_descriptor(data[CONF_KIND])
+        self._gateway = descriptor.create(async_get_clientsession(self.hass), data)
         return self._gateway
 
-    async def _async_connect_wuzapi(self, user_input: Mapping[str, Any]) -> None:
-        data = {
-            CONF_KIND: KIND_WUZAPI,
-            CONF_URL: _url(user_input[CONF_URL]),
-            CONF_TOKEN: user_input.get(CONF_TOKEN) or self._data.get(CONF_TOKEN, ""),
-        }
-        admin_token = user_input.get(CONF_ADMIN_TOKEN)
-        if not data[CONF_TOKEN]:
-            if not admin_token:
-                raise TokenMissing
-            admin = WuzapiGateway(
-                async_get_clientsession(self.hass), data[CONF_URL], admin_token=admin_token
-            )
-            user = await admin.create_user(f"home-assistant-{secrets.token_hex(3)}")
-            # The admin token is not kept: the entry only needs its own user's token.
-            data[CONF_TOKEN] = user.token
-        self._status = await self._use(data).status()
-
-    async def _async_connect_maytapi(self, user_input: Mapping[str, Any]) -> None:
-        data = {
-            CONF_KIND: KIND_MAYTAPI,
-            CONF_PRODUCT_ID: str(user_input[CONF_PRODUCT_ID]).strip(),
-            CONF_API_KEY: user_input[CONF_API_KEY],
-            CONF_URL: _url(user_input.get(CONF_URL) or MAYTAPI_URL),
-        }
-        if phone_id := self._data.get(CONF_PHONE_ID):
-            data[CONF_PHONE_ID] = phone_id
-        gateway = self._use(data)
-        assert isinstance(gateway, MaytapiGateway)
-        self._slots = {
-            phone.id: (f"{phone.number or phone.id} ({phone.status})", {CONF_PHONE_ID: phone.id})
-            for phone in await gateway.list_phones()
-        }
-
-        async def add_phone() -> dict[str, Any]:
-            return {CONF_PHONE_ID: (await gateway.add_phone()).id}
-
-        self._new_slot = add_phone
-        if phone_id:
-            self._status = await gateway.status()
-
-    async def _async_connect_chatapi(self, user_input: Mapping[str, Any]) -> None:
-        data = {
-            CONF_KIND: KIND_CHATAPI,
-            CONF_URL: _url(user_input[CONF_URL]),
-            CONF_TOKEN: user_input[CONF_TOKEN],
-        }
-        self._status = await self._use(data).status()
-
-    async def _async_connect_waabot(self, user_input: Mapping[str, Any]) -> None:
-        data = {
-            CONF_KIND: KIND_WAABOT,
-            CONF_EMAIL: str(user_input[CONF_EMAIL]).strip(),
-            CONF_PASSWORD: user_input[CONF_PASSWORD],
-            CONF_URL: _url(user_input.get(CONF_URL) or WAABOT_URL),
-        }
-        instance_keys = (CONF_SESSION_ID, CONF_ACCESS_TOKEN, CONF_INSTANCE_ID)
-        data |= {key: self._data[key] for key in instance_keys if key in self._data}
-        gateway = self._use(data)
-        assert isinstance(gateway, WaabotGateway)
-        self._slots = {
-            instance.session_id: (
-                f"{instance.number or instance.session_id} ({instance.status})",
-                _waabot_selection(instance),
-            )
-            for instance in await gateway.list_instances()
-        }
-
-        async def create_instance() -> dict[str, Any]:
-            return _waabot_selection(await gateway.create_instance())
-
-        self._new_slot = create_instance
-        if CONF_SESSION_ID in data:
-            self._status = await gateway.status()
-
-    async def async_step_maytapi_phone(
-        self, user_input: dict[str, Any] | None = None
+    async def _async_account_step(
+        self, kind: str, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick one of the product's phones, or add a new one."""
-        return await self._async_slot_step(KIND_MAYTAPI, user_input)
-
-    async def async_step_waabot_instance(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Pick one of the account's instances, or create a new one."""
-        return await self._async_slot_step(KIND_WAABOT, user_input)
-
-    async def _async_slot_step(
-        self, kind: str, user_input: dict[str, Any] | None
-    ) -> ConfigFlowResult:
-        step_id, field, add_error = SLOT_STEPS[kind]
+        """Pick one of the accounts the login holds, or add a new one."""
+        descriptor = gateway_descriptor(kind)
+        picking = descriptor.accounts
+        assert picking is not None
+        step_id = account_step_id(descriptor)
         errors: dict[str, str] = {}
-        if user_input is not None or not self._slots:
-            choice = user_input[field] if user_input else NEW_SLOT
+        if user_input is not None or not self._accounts:
+            choice = user_input[picking.option] if user_input else NEW_ACCOUNT
             try:
-                if choice == NEW_SLOT:
-                    assert self._new_slot is not None
-                    selected = await self._new_slot()
+                if choice == NEW_ACCOUNT:
+                    assert self._gateway is not None
+                    selected = (await picking.add(self._gateway)).selection
                 else:
-                    selected = self._slots[choice][1]
+                    selected = self._accounts[choice].selection
                 self._status = await self._use({**self._data, **selected}).status()
             except GatewayError as err:
-                LOGGER.debug("Gateway slot not usable: %s", err)
-                errors["base"] = add_error if choice == NEW_SLOT else "cannot_connect"
+                LOGGER.debug("Gateway account not usable: %s", err)
+                errors["base"] = (
+                    f"cannot_add_{picking.noun}" if choice == NEW_ACCOUNT else "cannot_connect"
+                )
             else:
                 return await self._async_session_step()
         options = [
-            SelectOptionDict(value=value, label=label) for value, (label, _) in self._slots.items()
+            SelectOptionDict(value=choice.id, label=choice.label)
+            for choice in self._accounts.values()
         ]
-        options.append(SelectOptionDict(value=NEW_SLOT, label=NEW_SLOT))
+        options.append(SelectOptionDict(value=NEW_ACCOUNT, label=NEW_ACCOUNT))
         return self.async_show_form(
             step_id=step_id,
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(field): SelectSelector(
+                    probatio.Required(picking.option): SelectSelector(
                         SelectSelectorConfig(
                             options=options,
                             mode=SelectSelectorMode.LIST,
@@ -413,7 +314,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_link(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """QR code, or a pairing code where the gateway offers one."""
-        if Capability.PAIRING_CODE in gateway_capabilities(self._data[CONF_KIND]):
+        if Capability.PAIRING_CODE in gateway_descriptor(self._data[CONF_KIND]).capabilities:
             return self.async_show_menu(step_id="link", menu_options=["pair", "pairing_code"])
         return await self.async_step_pair()
 
@@ -422,7 +323,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """The phone was not linked in time: try again."""
         options = ["pair"]
-        if Capability.PAIRING_CODE in gateway_capabilities(self._data[CONF_KIND]):
+        if Capability.PAIRING_CODE in gateway_descriptor(self._data[CONF_KIND]).capabilities:
             options.append("pairing_code")
         return self.async_show_menu(step_id="pair_timeout", menu_options=options)
 
@@ -435,7 +336,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 await gateway.connect()
                 self._qr = qr_markdown((await gateway.login_qr()).image)
             except GatewayError as err:
-                # wuzapi shows the first code a moment after connecting; the watcher picks it up.
+                # Some gateways show the first code a moment after connecting; the watcher
+                # picks it up.
                 LOGGER.debug("No QR code yet: %s", err)
                 self._qr = ""
             self._pair_task = self._start_watching(watch_qr=True)
@@ -629,14 +531,10 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change the gateway's address or credentials of an account."""
         entry = self._get_reconfigure_entry()
-        kind = entry.data[CONF_KIND]
+        descriptor = gateway_descriptor(entry.data[CONF_KIND])
         errors: dict[str, str] = {}
         if user_input is not None:
-            self._data = dict(entry.data)
-            if kind == KIND_WUZAPI and user_input.get(CONF_TOKEN):
-                # A new token means another user; without one, the current token stays.
-                self._data[CONF_TOKEN] = ""
-            errors = await self._async_check_credentials(kind, user_input)
+            errors = await self._async_check_credentials(descriptor, user_input, entry.data)
             if not errors:
                 status = self._status
                 if status is not None and status.state is SessionState.CONNECTED:
@@ -648,24 +546,11 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                CREDENTIALS_SCHEMAS[kind], user_input or _public(entry.data)
+                credentials_schema(descriptor),
+                user_input or descriptor.public_credentials(entry.data),
             ),
             errors=errors,
         )
-
-
-def _public(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry data that may be shown back in a form (no secrets)."""
-    return {key: data[key] for key in (CONF_URL, CONF_PRODUCT_ID, CONF_EMAIL) if key in data}
-
-
-def _waabot_selection(instance: WaabotInstance) -> dict[str, Any]:
-    """The entry data that selects a Waabot instance."""
-    return {
-        CONF_SESSION_ID: instance.session_id,
-        CONF_ACCESS_TOKEN: instance.access_token,
-        CONF_INSTANCE_ID: instance.id,
-    }
 
 
 def _seconds(minimum: int, maximum: int) -> NumberSelector:
@@ -690,7 +575,7 @@ def _url(value: Any) -> str:
 def account_of(status: SessionStatus, data: Mapping[str, Any]) -> str:
     """The account's unique id: its phone number, else its id, else the gateway's address.
 
-    The last one is for old Chat-API instances that cannot tell their own number.
+    The last one is for gateways that cannot tell their own number.
     """
     return status.phone or status.jid or str(data.get(CONF_URL, ""))
 
@@ -710,7 +595,7 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
                 if key in user_input:
                     user_input[key] = int(user_input[key])
             return self.async_create_entry(data=user_input)
-        capabilities = gateway_capabilities(self.config_entry.data[CONF_KIND])
+        capabilities = gateway_descriptor(self.config_entry.data[CONF_KIND]).capabilities
         modes = [InboundMode.AUTO.value]
         if Capability.WEBHOOK in capabilities:
             modes.append(InboundMode.WEBHOOK.value)

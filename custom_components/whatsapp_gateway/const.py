@@ -8,29 +8,11 @@ from typing import Final
 DOMAIN: Final = "whatsapp_gateway"
 LOGGER = logging.getLogger(__package__)
 
-# Entry data: `kind` picks the gateway; the other keys are the library's gateway options.
+# Entry data: `kind` picks the gateway (its descriptor in the library), whose options are
+# stored beside these keys of the integration's own.
 CONF_KIND: Final = "kind"
-CONF_ADMIN_TOKEN: Final = "admin_token"
-CONF_PRODUCT_ID: Final = "product_id"
-CONF_PHONE_ID: Final = "phone_id"
-CONF_SESSION_ID: Final = "session_id"
-CONF_ACCESS_TOKEN: Final = "access_token"
-CONF_INSTANCE_ID: Final = "instance_id"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
-
-KIND_WUZAPI: Final = "wuzapi"
-KIND_MAYTAPI: Final = "maytapi"
-KIND_CHATAPI: Final = "chatapi"
-KIND_WAABOT: Final = "waabot"
-GATEWAY_NAMES: Final = {
-    KIND_WUZAPI: "wuzapi",
-    KIND_MAYTAPI: "Maytapi",
-    KIND_CHATAPI: "Chat-API",
-    KIND_WAABOT: "Waabot",
-}
-# Gateways that run on the internet and so need an external URL or a cloudhook to reach us.
-CLOUD_KINDS: Final = frozenset({KIND_MAYTAPI, KIND_WAABOT})
 
 # Options
 CONF_INBOUND_MODE: Final = "inbound_mode"

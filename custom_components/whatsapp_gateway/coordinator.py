@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
@@ -28,14 +28,26 @@ if TYPE_CHECKING:
 UNLINKED_STATES = frozenset({SessionState.LOGGED_OUT, SessionState.PAIRING})
 
 
+class InboundChannel(Protocol):
+    """How messages reach an entry: the gateway posts them, or we poll for them."""
+
+    async def async_start(self) -> None:
+        """Get ready before the entities are set up; nothing is handed on yet."""
+
+    async def async_start_receiving(self) -> None:
+        """Hand messages on from now on: the entities listen."""
+
+    async def async_check(self) -> None:
+        """With each status reading: mend what would stop messages from arriving."""
+
+
 @dataclass(kw_only=True)
 class WhatsAppRuntimeData:
-    """What a loaded entry holds."""
+    """What a loaded entry holds (the gateway and the device are the coordinator's)."""
 
-    gateway: Gateway
     coordinator: SessionCoordinator
     inbound: InboundRouter
-    device_id: str
+    channel: InboundChannel
 
 
 type WhatsAppConfigEntry = ConfigEntry[WhatsAppRuntimeData]
@@ -46,7 +58,9 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
 
     config_entry: WhatsAppConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: WhatsAppConfigEntry, gateway: Gateway) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: WhatsAppConfigEntry, gateway: Gateway, device_id: str
+    ) -> None:
         interval = entry.options.get(CONF_STATUS_INTERVAL, DEFAULT_STATUS_INTERVAL)
         super().__init__(
             hass,
@@ -57,9 +71,11 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
             always_update=False,
         )
         self.gateway = gateway
+        # The device standing for the account.
+        self.device_id = device_id
         # Status readings in a row that found the session disconnected.
         self._disconnected_readings = 0
-        # Checks the gateway still delivers to us (and heals it); set by the webhook receiver.
+        # Checks the gateway still delivers to us (and heals it); the inbound channel's.
         self.inbound_check: Callable[[], Awaitable[None]] | None = None
 
     async def _async_update_data(self) -> SessionStatus:
@@ -121,7 +137,7 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
         """Start the session again only when nothing else will.
 
         A gateway that holds no client is started at once. A disconnected one may be
-        reconnecting by itself (wuzapi's whatsmeow does, and a connect meanwhile starts a
+        reconnecting by itself (some gateways do, and a connect meanwhile can start a
         second client), so that waits until two readings in a row found it down, and then
         backs off: connect at the 2nd, 4th, 8th … reading, at most every 32nd.
         """

@@ -3,51 +3,28 @@
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import (
-    CONF_API_KEY,
-    CONF_EMAIL,
-    CONF_PASSWORD,
-    CONF_TOKEN,
-    CONF_WEBHOOK_ID,
-)
+from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
-from .const import (
-    CONF_ACCESS_TOKEN,
-    CONF_ADMIN_TOKEN,
-    CONF_CHAT_ID,
-    CONF_CLOUDHOOK_URL,
-    CONF_INSTANCE_ID,
-    CONF_PRODUCT_ID,
-    CONF_SESSION_ID,
-    CONF_WEBHOOK_SECRET,
-    DOMAIN,
-)
+from .const import CONF_CHAT_ID, CONF_CLOUDHOOK_URL, CONF_WEBHOOK_SECRET, DOMAIN
 from .coordinator import WhatsAppConfigEntry
+from .gateway import GATEWAYS
 from .polling import uses_polling
 from .webhook import gateway_is_local, issue_id, unsigned_issue_id
 
+# Every gateway's secrets and account names, and the integration's own.
 TO_REDACT = {
-    CONF_TOKEN,
-    CONF_ADMIN_TOKEN,
-    CONF_API_KEY,
-    CONF_PRODUCT_ID,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     CONF_CLOUDHOOK_URL,
     CONF_CHAT_ID,
-    CONF_EMAIL,
-    CONF_PASSWORD,
-    CONF_SESSION_ID,
-    CONF_ACCESS_TOKEN,
-    CONF_INSTANCE_ID,
     "title",
     "unique_id",
     "phone",
     "jid",
     "name",
-}
+}.union(*(descriptor.private_keys() for descriptor in GATEWAYS))
 
 
 async def async_get_config_entry_diagnostics(
@@ -55,6 +32,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """The entry, its session and what came in, redacted."""
     runtime = entry.runtime_data
+    gateway = runtime.coordinator.gateway
     status = runtime.coordinator.data
     health = runtime.inbound.health
     issues = ir.async_get(hass)
@@ -68,8 +46,8 @@ async def async_get_config_entry_diagnostics(
                 "chats": [{"title": sub.title, **sub.data} for sub in entry.subentries.values()],
             },
             "gateway": {
-                "kind": runtime.gateway.kind,
-                "capabilities": sorted(runtime.gateway.capabilities),
+                "kind": gateway.kind,
+                "capabilities": sorted(gateway.capabilities),
                 "on_local_network": gateway_is_local(entry),
             },
             "session": {
@@ -84,7 +62,7 @@ async def async_get_config_entry_diagnostics(
             "inbound": {
                 "polling": uses_polling(entry),
                 # How a post is known to be the gateway's: hmac, token or secret_url.
-                "webhook_auth": runtime.gateway.webhook_auth,
+                "webhook_auth": gateway.webhook_auth,
                 "messages_remembered": len(runtime.inbound.messages),
                 "statuses_remembered": len(runtime.inbound.statuses),
                 "last_delivery": health.last_delivery.isoformat() if health.last_delivery else None,

@@ -4,31 +4,26 @@ from collections.abc import Callable
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import CONF_URL
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import (
-    CONF_KIND,
-    DOMAIN,
-    GATEWAY_NAMES,
-    KIND_WUZAPI,
-)
+from .const import CONF_KIND, DOMAIN
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
+from .gateway import gateway_descriptor
 from .inbound import signal_message
 
 
 def account_device_info(entry: WhatsAppConfigEntry) -> DeviceInfo:
     """The device standing for the WhatsApp account of an entry."""
-    kind = entry.data[CONF_KIND]
+    descriptor = gateway_descriptor(entry.data[CONF_KIND])
     return DeviceInfo(
         identifiers={(DOMAIN, entry.entry_id)},
         name=entry.title,
-        manufacturer=GATEWAY_NAMES.get(kind, kind),
+        manufacturer=descriptor.name,
         model="WhatsApp account",
         entry_type=DeviceEntryType.SERVICE,
-        configuration_url=entry.data.get(CONF_URL) if kind == KIND_WUZAPI else None,
+        configuration_url=descriptor.options_from(entry.data).configuration_url(),
     )
 
 
@@ -54,10 +49,10 @@ class WhatsAppEntity(CoordinatorEntity[SessionCoordinator]):
             self._attr_device_info = DeviceInfo(
                 identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
                 name=subentry.title,
-                manufacturer=GATEWAY_NAMES.get(entry.data[CONF_KIND], entry.data[CONF_KIND]),
+                manufacturer=gateway_descriptor(entry.data[CONF_KIND]).name,
                 model="WhatsApp chat",
                 entry_type=DeviceEntryType.SERVICE,
-                via_device_id=entry.runtime_data.device_id,
+                via_device_id=coordinator.device_id,
             )
 
     def _async_listen_for_messages(self, handler: Callable[[dict[str, Any]], None]) -> None:

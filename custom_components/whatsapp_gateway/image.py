@@ -44,7 +44,7 @@ class QrCodeImage(WhatsAppEntity, ImageEntity):
             self._qr = qr
             self._attr_image_last_updated = dt_util.utcnow() if qr is not None else None
             if qr is not None and qr.image is not None:
-                # Chat-API documents its QR as a JPEG; the others send PNG.
+                # Most gateways send PNG; some document their QR as a JPEG.
                 self._attr_content_type = sniff_image(qr.image) or "image/png"
 
     @property

@@ -195,13 +195,11 @@ class InboundRouter:
         hass: HomeAssistant,
         entry: WhatsAppConfigEntry,
         coordinator: SessionCoordinator,
-        device_id: str,
         memory: InboundMemory,
     ) -> None:
         self._hass = hass
         self._entry = entry
         self._coordinator = coordinator
-        self._device_id = device_id
         self._memory = memory
         self._media_dir = media_folder(hass, entry.entry_id)
 
@@ -327,7 +325,7 @@ class InboundRouter:
         location = message.location
         return {
             "config_entry_id": self._entry.entry_id,
-            "device_id": self._device_id,
+            "device_id": self._coordinator.device_id,
             "account": self._entry.unique_id,
             "message_id": message.message_id,
             "chat_id": message.chat_id,

@@ -1,4 +1,4 @@
-"""Polling for messages, for gateways that keep a numbered message log (Chat-API).
+"""Polling for messages, for gateways that keep a numbered message log.
 
 The cursor is saved in a Home Assistant store after the messages it covers have fired, so a
 restart goes on exactly where it stopped: nothing is lost and nothing fires twice.
@@ -68,9 +68,12 @@ class MessagePoller:
         self._stopped = False
 
     async def async_start(self) -> None:
-        """Load the saved position and poll once now; the next polls follow on a timer."""
+        """Load the saved position."""
         stored = await self._store.async_load()
         self._cursor = stored.get("cursor") if stored else None
+
+    async def async_start_receiving(self) -> None:
+        """Poll once now; the next polls follow on a timer."""
         self._entry.async_on_unload(self._async_stop)
         # Stopping Home Assistant unloads nothing, but its HTTP session goes: stop polling.
         # (A plain listener: removing a fired one-time listener at unload would log an error.)
@@ -78,6 +81,9 @@ class MessagePoller:
             self._hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_stop)
         )
         await self._async_poll()
+
+    async def async_check(self) -> None:
+        """Nothing to mend: the gateway keeps its log until it is read, and polls go on."""
 
     @callback
     def _async_stop(self, _: Event | None = None) -> None:

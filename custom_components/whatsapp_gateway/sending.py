@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from .const import DOMAIN, GATEWAY_NAMES, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
+from .const import DOMAIN, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
@@ -18,6 +18,7 @@ from .gateway import (
     GatewayUnsupported,
     InvalidChatId,
     SentMessage,
+    gateway_descriptor,
     parse_chat_id,
 )
 
@@ -84,7 +85,7 @@ async def async_send_each(
     The error also names the messages that went out, so that nobody sends them again. A
     gateway that refuses the credentials asks the user to authenticate again.
     """
-    gateway = entry.runtime_data.gateway
+    gateway = entry.runtime_data.coordinator.gateway
     sent: list[dict[str, str]] = []
     failed: list[tuple[str, GatewayError]] = []
     for target in check_targets(targets):
@@ -101,12 +102,12 @@ async def async_send_each(
     if any(isinstance(err, GatewayAuthError) for _, err in failed):
         entry.async_start_reauth(hass)
     if not sent and all(isinstance(err, GatewayUnsupported) for _, err in failed):
-        # Not the gateway failing: it cannot do what was asked (an older wuzapi build, say).
+        # Not the gateway failing: it cannot do what was asked (an older build of it, say).
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_supported",
             translation_placeholders={
-                "gateway": GATEWAY_NAMES.get(gateway.kind, gateway.kind),
+                "gateway": gateway_descriptor(gateway.kind).name,
                 "error": str(failed[0][1]),
             },
         ) from failed[0][1]

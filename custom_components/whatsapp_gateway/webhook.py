@@ -22,7 +22,6 @@ from homeassistant.helpers.network import NoURLAvailableError
 from yarl import URL
 
 from .const import (
-    CLOUD_KINDS,
     CONF_CLOUDHOOK_URL,
     CONF_KIND,
     CONF_WEBHOOK_SECRET,
@@ -34,7 +33,13 @@ from .const import (
     SIGNING_REPAIR_INTERVAL,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Gateway, GatewayError, GatewayResponseError, WebhookBodyReader
+from .gateway import (
+    Gateway,
+    GatewayError,
+    GatewayResponseError,
+    WebhookBodyReader,
+    gateway_descriptor,
+)
 from .inbound import InboundHealth, InboundRouter, Refusal
 
 SLOTS_KEY = f"{DOMAIN}_webhook_slots"
@@ -121,13 +126,13 @@ def async_unregister_webhook(hass: HomeAssistant, entry: WhatsAppConfigEntry) ->
 
 def gateway_is_local(entry: WhatsAppConfigEntry) -> bool:
     """Whether the gateway runs on the local network (so it can reach the internal URL)."""
-    if entry.data[CONF_KIND] in CLOUD_KINDS:
+    if gateway_descriptor(entry.data[CONF_KIND]).cloud:
         return False
     host = URL(entry.data.get(CONF_URL) or "").host or ""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        # A bare name (Docker service, `wuzapi`) or mDNS name is on the LAN; a dotted name is not.
+        # A bare name (a Docker service) or mDNS name is on the LAN; a dotted name is not.
         return "." not in host or host.endswith((".local", ".lan", ".home.arpa", ".internal"))
     return address.is_private or address.is_loopback or address.is_link_local
 
@@ -191,7 +196,7 @@ class WebhookReceiver:
         """Register the webhook (holding its posts for now) and point the gateway at it.
 
         Until the gateway is configured posts are held: how a post is checked can depend on
-        what the gateway answered (old wuzapi builds cannot sign).
+        what the gateway answered (some builds cannot sign).
         """
         self._async_register()
         url = await self._async_reachable_url()

@@ -28,8 +28,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.whatsapp_gateway.const import (
     CONF_KIND,
-    CONF_PHONE_ID,
-    CONF_PRODUCT_ID,
     CONF_WEBHOOK_SECRET,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
@@ -265,16 +263,16 @@ class Maytapi(Kind):
     def entry_data(self) -> dict[str, Any]:
         return {
             CONF_URL: self.simulator.url,
-            CONF_PRODUCT_ID: PRODUCT_ID,
+            "product_id": PRODUCT_ID,
             CONF_API_KEY: API_KEY,
-            CONF_PHONE_ID: PHONE_ID,
+            "phone_id": PHONE_ID,
         }
 
     def credentials(self) -> dict[str, Any]:
-        return {CONF_PRODUCT_ID: PRODUCT_ID, CONF_API_KEY: API_KEY, CONF_URL: self.simulator.url}
+        return {"product_id": PRODUCT_ID, CONF_API_KEY: API_KEY, CONF_URL: self.simulator.url}
 
     def slot_choice(self) -> tuple[str, dict[str, Any]]:
-        return "maytapi_phone", {CONF_PHONE_ID: PHONE_ID}
+        return "maytapi_phone", {"phone_id": PHONE_ID}
 
     async def scan(self) -> None:
         await self.simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": self.phone})

@@ -24,7 +24,11 @@ from custom_components.whatsapp_gateway.const import (
     EVENT_MESSAGE_RECEIVED,
 )
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
-from custom_components.whatsapp_gateway.gateway import Capability, gateway_capabilities
+from custom_components.whatsapp_gateway.gateway import (
+    OPTIONS_VERSION_KEY,
+    Capability,
+    gateway_capabilities,
+)
 from simulator.common import LOST_ANSWER
 from tests.conftest import StartSimulator
 
@@ -121,9 +125,10 @@ async def test_incoming_message(
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
     await kind.receive(hass, text="ping", id="MSG1", name="Anna", **{"from": CONTACT})
     assert len(received) == 1
-    device = device_registry.async_get(account.runtime_data.device_id)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, account.entry_id), account.entry_id
+    )
     assert device is not None
-    assert device.identifiers == {(DOMAIN, account.entry_id)}
     data = received[0].data
     assert data == {
         "config_entry_id": account.entry_id,
@@ -354,7 +359,7 @@ async def test_diagnostics_hold_no_secrets(
     """No credential, number or chat of the account appears in the diagnostics."""
     diagnostics = await async_get_config_entry_diagnostics(hass, account)
     text = json.dumps(diagnostics)
-    public = {"kind", "url", "product_id", "phone_id"}
+    public = {"kind", "url", "product_id", "phone_id", OPTIONS_VERSION_KEY}
     secrets = [value for key, value in account.data.items() if key not in public]
     for secret in [*secrets, kind.phone, CONTACT]:
         assert str(secret) not in text

@@ -130,6 +130,9 @@ async def test_wuzapi_admin_token_creates_a_user(
     result = await start(hass, "wuzapi")
     result = await configure(hass, result, {"url": simulator.url})
     assert result["errors"] == {"base": "token_required"}
+    result = await configure(hass, result, {"url": simulator.url, "token": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    # Each submit is taken as it is: the token refused before is not tried again.
     result = await configure(hass, result, {"url": simulator.url, "admin_token": ADMIN_TOKEN})
     assert result["type"] is FlowResultType.MENU
     users = list(simulator.state.wuzapi.users.values())

@@ -15,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway.const import DOMAIN
+from custom_components.whatsapp_gateway.gateway import OPTIONS_VERSION_KEY, WuzapiOptions
 from custom_components.whatsapp_gateway.webhook import gateway_is_local
 from tests.conftest import PHONE_ID, USER_TOKEN, SimulatorHandle
 
@@ -40,6 +41,14 @@ async def test_load_and_unload(
     assert state(hass, "image.home_qr_code").state == STATE_UNAVAILABLE  # nothing to scan
     await hass.config_entries.async_unload(wuzapi_account.entry_id)
     assert wuzapi_account.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_settings_get_their_version_at_setup(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry
+) -> None:
+    """An entry stored before gateway options had versions is given the current one once."""
+    assert wuzapi_account.data[OPTIONS_VERSION_KEY] == WuzapiOptions.version
+    assert wuzapi_account.data["token"] == USER_TOKEN  # the rest as it was
 
 
 async def test_gateway_down_at_setup(hass: HomeAssistant, ha_client: TestClient) -> None:

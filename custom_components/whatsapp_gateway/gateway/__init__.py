@@ -1,6 +1,6 @@
 """A small async client library for WhatsApp HTTP gateways (no Home Assistant imports).
 
-gateway = create_gateway("wuzapi", session, {"url": "http://wuzapi:8080", "token": "…"})
+gateway = create_gateway("wuzapi", session, WuzapiOptions(url="http://wuzapi:8080", token="…"))
 await gateway.send_text("+49 170 1234567", "Hello")
 """
 
@@ -11,9 +11,20 @@ from typing import Any
 
 import aiohttp
 
+from . import chatapi, maytapi, waabot, wuzapi
 from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
-from .chatapi import ChatApiGateway
+from .chatapi import ChatApiGateway, ChatApiOptions
+from .descriptor import (
+    OPTIONS_VERSION_KEY,
+    AccountChoice,
+    AccountPicking,
+    CredentialField,
+    CredentialsIncomplete,
+    FieldType,
+    GatewayDescriptor,
+    GatewayOptions,
+)
 from .errors import (
     GatewayAuthError,
     GatewayConnectionError,
@@ -24,7 +35,7 @@ from .errors import (
     GatewayUnsupported,
     InvalidChatId,
 )
-from .maytapi import DEFAULT_URL as MAYTAPI_URL, MaytapiGateway, MaytapiPhone
+from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
 from .models import (
     Capability,
@@ -45,84 +56,67 @@ from .models import (
     SessionState,
     SessionStatus,
 )
-from .waabot import DEFAULT_URL as WAABOT_URL, WaabotGateway, WaabotInstance
-from .wuzapi import WuzapiGateway, WuzapiUser
+from .waabot import WaabotGateway, WaabotInstance, WaabotOptions
+from .wuzapi import WuzapiGateway, WuzapiOptions, WuzapiUser
 
-_CLASSES: dict[str, type[Gateway]] = {
-    cls.kind: cls for cls in (WuzapiGateway, MaytapiGateway, ChatApiGateway, WaabotGateway)
-}
-GATEWAY_KINDS = tuple(_CLASSES)
+# Every product, in the order a user is offered them.
+GATEWAYS: tuple[GatewayDescriptor[Any, Any], ...] = (
+    wuzapi.DESCRIPTOR,
+    maytapi.DESCRIPTOR,
+    chatapi.DESCRIPTOR,
+    waabot.DESCRIPTOR,
+)
+_BY_KIND = {descriptor.kind: descriptor for descriptor in GATEWAYS}
+GATEWAY_KINDS = tuple(_BY_KIND)
+
+
+def gateway_descriptor(kind: str) -> GatewayDescriptor[Any, Any]:
+    """The descriptor of a gateway product."""
+    if (descriptor := _BY_KIND.get(kind)) is None:
+        raise GatewayUnsupported(
+            f"Unknown gateway kind '{kind}' (known: {', '.join(GATEWAY_KINDS)})"
+        )
+    return descriptor
 
 
 def gateway_capabilities(kind: str) -> frozenset[Capability]:
     """What a gateway product can do, without building a client."""
-    if (cls := _CLASSES.get(kind)) is None:
-        raise GatewayUnsupported(f"Unknown gateway kind '{kind}'")
-    return cls.capabilities
+    return gateway_descriptor(kind).capabilities
 
 
 def create_gateway(
-    kind: str, session: aiohttp.ClientSession, options: Mapping[str, Any]
+    kind: str, session: aiohttp.ClientSession, options: Mapping[str, Any] | GatewayOptions
 ) -> Gateway:
-    """Build the client for a gateway product from its options.
+    """Build the client for a gateway product from its options (or stored settings).
 
-    wuzapi: `url`, `token` (user token), optional `admin_token`.
-    maytapi: `product_id`, `api_key`, optional `phone_id` and `url` (the API host).
-    chatapi: `url` (the instance URL, ending in /instance<ID>), `token`.
-    waabot: `email`, `password`, optional `session_id`, `access_token`, `instance_id` (the
-    instance) and `url` (the API base).
+    The options each product takes are its descriptor's `options` class.
     """
-
-    def option(name: str) -> str | None:
-        value = options.get(name)
-        return str(value) if value not in (None, "") else None
-
-    def required(name: str) -> str:
-        if (value := option(name)) is None:
-            raise ValueError(f"The {kind} gateway needs the option '{name}'")
-        return value
-
-    if kind == "wuzapi":
-        return WuzapiGateway(
-            session, required("url"), token=option("token"), admin_token=option("admin_token")
-        )
-    if kind == "maytapi":
-        return MaytapiGateway(
-            session,
-            product_id=required("product_id"),
-            api_key=required("api_key"),
-            phone_id=option("phone_id"),
-            base_url=option("url") or MAYTAPI_URL,
-        )
-    if kind == "chatapi":
-        return ChatApiGateway(session, required("url"), token=required("token"))
-    if kind == "waabot":
-        return WaabotGateway(
-            session,
-            email=required("email"),
-            password=required("password"),
-            session_id=option("session_id"),
-            access_token=option("access_token"),
-            instance_id=option("instance_id"),
-            base_url=option("url") or WAABOT_URL,
-        )
-    raise GatewayUnsupported(f"Unknown gateway kind '{kind}' (known: {', '.join(GATEWAY_KINDS)})")
+    gateway: Gateway = gateway_descriptor(kind).create(session, options)
+    return gateway
 
 
 __all__ = [
+    "GATEWAYS",
     "GATEWAY_KINDS",
-    "MAYTAPI_URL",
-    "WAABOT_URL",
+    "OPTIONS_VERSION_KEY",
+    "AccountChoice",
+    "AccountPicking",
     "Capability",
     "ChatApiGateway",
+    "ChatApiOptions",
     "ChatId",
     "Contact",
+    "CredentialField",
+    "CredentialsIncomplete",
     "DeliveryStatus",
+    "FieldType",
     "Gateway",
     "GatewayAuthError",
     "GatewayConnectionError",
+    "GatewayDescriptor",
     "GatewayError",
     "GatewayNotLoggedIn",
+    "GatewayOptions",
     "GatewayRateLimited",
     "GatewayResponseError",
     "GatewayUnsupported",
@@ -133,6 +127,7 @@ __all__ = [
     "Location",
     "LoginQr",
     "MaytapiGateway",
+    "MaytapiOptions",
     "MaytapiPhone",
     "MediaKind",
     "MessageKind",
@@ -145,11 +140,14 @@ __all__ = [
     "SessionStatus",
     "WaabotGateway",
     "WaabotInstance",
+    "WaabotOptions",
     "WebhookBodyReader",
     "WuzapiGateway",
+    "WuzapiOptions",
     "WuzapiUser",
     "create_gateway",
     "gateway_capabilities",
+    "gateway_descriptor",
     "parse_chat_id",
     "sniff_image",
 ]

@@ -8,6 +8,7 @@ API. Incoming messages can be pushed to a webhook, or fetched with `GET /message
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import re
 from typing import Any, Final
@@ -17,6 +18,7 @@ import aiohttp
 from . import payload as p
 from .base import Gateway
 from .chat_id import canonical_jid, parse_chat_id, phone_of
+from .descriptor import PRIVATE, CredentialField, FieldType, GatewayDescriptor, GatewayOptions
 from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image, to_data_url
 from .models import (
@@ -379,3 +381,23 @@ def _acks_from(answer: dict[str, Any]) -> list[InboundEvent]:
             )
         )
     return updates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatApiOptions(GatewayOptions):
+    """The instance's URL (ending in `/instance<ID>`) and its token."""
+
+    token: str = field(metadata=PRIVATE)
+
+
+DESCRIPTOR: Final = GatewayDescriptor(
+    gateway=ChatApiGateway,
+    name="Chat-API",
+    cloud=False,
+    options=ChatApiOptions,
+    credentials=(
+        CredentialField("url", FieldType.URL),
+        CredentialField("token", FieldType.PASSWORD),
+    ),
+    build=lambda session, options: ChatApiGateway(session, options.url, token=options.token),
+)

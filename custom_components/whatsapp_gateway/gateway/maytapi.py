@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -12,6 +12,15 @@ import aiohttp
 from . import payload as p
 from .base import Gateway
 from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .descriptor import (
+    PRIVATE,
+    AccountChoice,
+    AccountPicking,
+    CredentialField,
+    FieldType,
+    GatewayDescriptor,
+    GatewayOptions,
+)
 from .errors import GatewayAuthError, GatewayResponseError, InvalidChatId
 from .media import PNG_SIGNATURE, to_data_url
 from .models import (
@@ -474,3 +483,48 @@ def _acks_from(items: list[Any]) -> list[InboundEvent]:
             )
         )
     return updates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaytapiOptions(GatewayOptions):
+    """The product's credentials (console → Settings → Token) and the phone's id."""
+
+    url: str = DEFAULT_URL
+    product_id: str = field(metadata=PRIVATE)
+    api_key: str = field(metadata=PRIVATE)
+    phone_id: str | None = None
+
+
+def _phone_choice(phone: MaytapiPhone) -> AccountChoice:
+    return AccountChoice(
+        phone.id, f"{phone.number or phone.id} ({phone.status})", {"phone_id": phone.id}
+    )
+
+
+async def _phone_choices(gateway: MaytapiGateway) -> list[AccountChoice]:
+    return [_phone_choice(phone) for phone in await gateway.list_phones()]
+
+
+async def _add_phone(gateway: MaytapiGateway) -> AccountChoice:
+    return _phone_choice(await gateway.add_phone())
+
+
+DESCRIPTOR: Final = GatewayDescriptor(
+    gateway=MaytapiGateway,
+    name="Maytapi",
+    cloud=True,
+    options=MaytapiOptions,
+    credentials=(
+        CredentialField("product_id"),
+        CredentialField("api_key", FieldType.PASSWORD),
+        CredentialField("url", FieldType.URL, required=False, default=DEFAULT_URL),
+    ),
+    build=lambda session, options: MaytapiGateway(
+        session,
+        product_id=options.product_id,
+        api_key=options.api_key,
+        phone_id=options.phone_id,
+        base_url=options.url,
+    ),
+    accounts=AccountPicking(noun="phone", option="phone_id", list=_phone_choices, add=_add_phone),
+)

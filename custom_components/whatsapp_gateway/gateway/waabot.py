@@ -8,7 +8,7 @@ the two shapes its engine family produces (see `parse_webhook`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import hmac
 from typing import Any, Final
@@ -19,6 +19,15 @@ from . import payload as p
 from .base import Gateway, Response
 from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
 from .chatapi import web_message_from
+from .descriptor import (
+    PRIVATE,
+    AccountChoice,
+    AccountPicking,
+    CredentialField,
+    FieldType,
+    GatewayDescriptor,
+    GatewayOptions,
+)
 from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image
 from .models import (
@@ -457,3 +466,60 @@ def _instance_from(item: Any) -> WaabotInstance:
         number=p.get_str(settings, "bot_number"),
         status=p.get_str(settings, "status"),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaabotOptions(GatewayOptions):
+    """The account's login, and the chosen instance's credentials."""
+
+    url: str = DEFAULT_URL
+    email: str = field(metadata=PRIVATE)
+    password: str = field(metadata=PRIVATE)
+    session_id: str | None = field(default=None, metadata=PRIVATE)
+    access_token: str | None = field(default=None, metadata=PRIVATE)
+    instance_id: str | None = field(default=None, metadata=PRIVATE)
+
+
+def _instance_choice(instance: WaabotInstance) -> AccountChoice:
+    return AccountChoice(
+        instance.session_id,
+        f"{instance.number or instance.session_id} ({instance.status})",
+        {
+            "session_id": instance.session_id,
+            "access_token": instance.access_token,
+            "instance_id": instance.id,
+        },
+    )
+
+
+async def _instance_choices(gateway: WaabotGateway) -> list[AccountChoice]:
+    return [_instance_choice(instance) for instance in await gateway.list_instances()]
+
+
+async def _create_instance(gateway: WaabotGateway) -> AccountChoice:
+    return _instance_choice(await gateway.create_instance())
+
+
+DESCRIPTOR: Final = GatewayDescriptor(
+    gateway=WaabotGateway,
+    name="Waabot",
+    cloud=True,
+    options=WaabotOptions,
+    credentials=(
+        CredentialField("email", FieldType.EMAIL),
+        CredentialField("password", FieldType.PASSWORD),
+        CredentialField("url", FieldType.URL, required=False, default=DEFAULT_URL),
+    ),
+    build=lambda session, options: WaabotGateway(
+        session,
+        email=options.email,
+        password=options.password,
+        session_id=options.session_id,
+        access_token=options.access_token,
+        instance_id=options.instance_id,
+        base_url=options.url,
+    ),
+    accounts=AccountPicking(
+        noun="instance", option="session_id", list=_instance_choices, add=_create_instance
+    ),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import hmac
 import secrets
@@ -17,6 +17,14 @@ import aiohttp
 from . import payload as p
 from .base import Gateway, WebhookBodyReader, hmac_sha256_hex
 from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .descriptor import (
+    PRIVATE,
+    CredentialField,
+    CredentialsIncomplete,
+    FieldType,
+    GatewayDescriptor,
+    GatewayOptions,
+)
 from .errors import (
     GatewayAuthError,
     GatewayNotLoggedIn,
@@ -869,3 +877,47 @@ def _receipt_from(event: dict[str, Any], inner: Any) -> MessageStatusUpdate | No
         status=status,
         timestamp=p.parse_timestamp(p.get(inner, "Timestamp")),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WuzapiOptions(GatewayOptions):
+    """The server's address and the user's token (the admin token only to manage users)."""
+
+    token: str | None = field(default=None, metadata=PRIVATE)
+    admin_token: str | None = field(default=None, metadata=PRIVATE)
+
+    def configuration_url(self) -> str:
+        """The server itself (it serves a dashboard)."""
+        return self.url
+
+
+async def _user_token(session: aiohttp.ClientSession, values: dict[str, str]) -> dict[str, str]:
+    """A user token as typed in, or one of a new user made with the admin token.
+
+    The admin token is not kept: an account only needs its own user's token.
+    """
+    admin_token = values.pop("admin_token", None)
+    if values.get("token"):
+        return values
+    if not admin_token:
+        raise CredentialsIncomplete("token_required")
+    admin = WuzapiGateway(session, values["url"], admin_token=admin_token)
+    user = await admin.create_user(f"home-assistant-{secrets.token_hex(3)}")
+    return {**values, "token": user.token}
+
+
+DESCRIPTOR: Final = GatewayDescriptor(
+    gateway=WuzapiGateway,
+    name="wuzapi",
+    cloud=False,
+    options=WuzapiOptions,
+    credentials=(
+        CredentialField("url", FieldType.URL),
+        CredentialField("token", FieldType.PASSWORD, required=False),
+        CredentialField("admin_token", FieldType.PASSWORD, required=False),
+    ),
+    build=lambda session, options: WuzapiGateway(
+        session, options.url, token=options.token, admin_token=options.admin_token
+    ),
+    complete=_user_token,
+)
