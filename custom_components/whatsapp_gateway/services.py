@@ -38,7 +38,7 @@ from .const import (
     SERVICE_SEND_MESSAGE,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Gateway, MediaKind, OutgoingMedia, SentMessage
+from .gateway import Capability, Gateway, MediaKind, OutgoingMedia, SentMessage, gateway_descriptor
 from .sending import async_send_each
 
 KIND_AUTO = "auto"
@@ -107,9 +107,20 @@ async def _send_message(call: ServiceCall) -> ServiceResponse:
     return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
 
 
+# File kinds that only some gateways can send.
+_KIND_CAPABILITIES = {MediaKind.STICKER: Capability.STICKER, MediaKind.VOICE: Capability.VOICE}
+
+
 async def _send_file(call: ServiceCall) -> ServiceResponse:
     entry = _entry(call)
     media = await _load_file(call.hass, call.data)
+    gateway = entry.runtime_data.coordinator.gateway
+    if (needed := _KIND_CAPABILITIES.get(media.kind)) and needed not in gateway.capabilities:
+        raise _validation_error(
+            "kind_not_supported",
+            gateway=gateway_descriptor(gateway.kind).name,
+            kind=media.kind.value,
+        )
     caption: str | None = call.data.get(ATTR_CAPTION)
     reply_to: str | None = call.data.get(ATTR_REPLY_TO)
 

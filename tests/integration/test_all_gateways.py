@@ -28,6 +28,7 @@ from custom_components.whatsapp_gateway.gateway import (
     OPTIONS_VERSION_KEY,
     Capability,
     gateway_capabilities,
+    gateway_descriptor,
 )
 from simulator.common import LOST_ANSWER
 from tests.conftest import StartSimulator
@@ -243,6 +244,25 @@ async def test_send_file(
     await call(hass, "send_file", target=CONTACT, file=str(picture), caption="door")
     [sent] = kind.sent()
     assert (sent.target, sent.data) == (CONTACT, PNG)
+
+
+async def test_sticker_only_where_the_gateway_sends_them(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A sticker goes out where the gateway can send one; elsewhere a translated error says
+    so before anything reaches the gateway."""
+    sticker = tmp_path / "smile.webp"
+    sticker.write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 ")
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    if Capability.STICKER in gateway_capabilities(kind.name):
+        await call(hass, "send_file", target=CONTACT, file=str(sticker))
+        assert len(kind.sent()) == 1
+        return
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_file", target=CONTACT, file=str(sticker), kind="sticker")
+    assert raised.value.translation_key == "kind_not_supported"
+    assert str(raised.value).startswith(f"{gateway_descriptor(kind.name).name} cannot send")
+    assert kind.sent() == []
 
 
 async def test_notify_entity(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
