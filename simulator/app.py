@@ -60,6 +60,7 @@ class Simulator:
             web.get("/__emulator/webhook_log", self.webhook_log),
             web.delete("/__emulator/webhook_log", self.clear_webhook_log),
             web.post("/__emulator/faults", self.add_fault),
+            web.get("/__emulator/faults", self.list_faults),
         ]
         for product in (self.wuzapi, self.maytapi, self.chatapi, self.waabot):
             if product is not None:
@@ -99,6 +100,15 @@ class Simulator:
             raise web.HTTPBadRequest(text=str(err)) from None
         self.faults.pending.append(fault)
         return web.json_response({"ok": True})
+
+    async def list_faults(self, request: web.Request) -> web.Response:
+        """The faults still waiting for their requests."""
+        return web.json_response(
+            [
+                {"status": fault.status, "times": fault.times, "path": fault.path}
+                for fault in self.faults.pending
+            ]
+        )
 
     async def on_startup(self, app: web.Application) -> None:
         """Start background work (QR rotation, Maytapi ack batches)."""

@@ -116,6 +116,9 @@ class ChatApiSimulator:
             r.post(control + "/set_status", self.control_set_status),
             r.post(control + "/logout_from_phone", self.control_logout),
             r.get(control + "/sent", self.control_sent),
+            r.get(control + "/instance", self.control_instance),
+            r.post(control + "/webhook", self.control_webhook),
+            r.post(control + "/log", self.control_log),
         ]
 
     def qr_payload(self) -> str:
@@ -310,6 +313,33 @@ class ChatApiSimulator:
         instance.substatus = "normal"
         instance.queue.clear()
         return web.json_response({"number": instance.number})
+
+    async def control_instance(self, request: web.Request) -> web.Response:
+        """The instance's state and settings."""
+        instance = self.instance
+        return web.json_response(
+            {
+                "account_status": instance.account_status,
+                "number": instance.number,
+                "webhook": instance.webhook,
+                "ack_notifications": instance.ack_notifications,
+                "messages": len(instance.messages),
+            }
+        )
+
+    async def control_webhook(self, request: web.Request) -> web.Response:
+        """The webhook was changed by hand: {"url": …} (empty: none)."""
+        self.instance.webhook = str((await read_json(request)).get("url", ""))
+        return web.json_response({"ok": True})
+
+    async def control_log(self, request: web.Request) -> web.Response:
+        """Messages for the log, as the instance keeps them: {"messages": […]} (numbered)."""
+        messages = (await read_json(request)).get("messages", [])
+        if not isinstance(messages, list):
+            raise web.HTTPBadRequest(text="messages must be a list")
+        for message in messages:
+            self.instance.log(dict(message))
+        return web.json_response({"count": len(self.instance.messages)})
 
     async def control_inbound(self, request: web.Request) -> web.Response:
         """A contact writes: the message is logged and, with a webhook set, pushed."""

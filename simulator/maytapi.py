@@ -164,6 +164,9 @@ class MaytapiSimulator:
             r.post("/__emulator/maytapi/phones/{phone}/set_status", self.control_set_status),
             r.post("/__emulator/maytapi/phones/{phone}/fail_next_send", self.control_fail_next),
             r.get("/__emulator/maytapi/phones/{phone}/sent", self.control_sent),
+            r.get("/__emulator/maytapi/phones", self.control_phones),
+            r.post("/__emulator/maytapi/phones/{phone}/webhook", self.control_webhook),
+            r.post("/__emulator/maytapi/logs", self.control_logs),
             r.post("/__emulator/maytapi/flush_acks", self.control_flush_acks),
         ]
 
@@ -450,6 +453,34 @@ class MaytapiSimulator:
     async def control_sent(self, request: web.Request) -> web.Response:
         """What Home Assistant sent through this phone."""
         return web.json_response(self._control_phone(request).sent)
+
+    async def control_phones(self, request: web.Request) -> web.Response:
+        """Every phone with its settings."""
+        return web.json_response(
+            [
+                {**phone.public(), "webhook": phone.webhook, "ack_delivery": phone.ack_delivery}
+                for phone in self.phones.values()
+            ]
+        )
+
+    async def control_webhook(self, request: web.Request) -> web.Response:
+        """The phone's webhook was changed in the console: {"url": …}.
+
+        An empty URL also clears the product's.
+        """
+        phone = self._control_phone(request)
+        phone.webhook = str((await read_json(request)).get("url", ""))
+        if not phone.webhook:
+            self.webhook = ""
+        return web.json_response({"ok": True})
+
+    async def control_logs(self, request: web.Request) -> web.Response:
+        """Entries for the webhook log as Maytapi keeps them: {"entries": […]}."""
+        entries = (await read_json(request)).get("entries", [])
+        if not isinstance(entries, list):
+            raise web.HTTPBadRequest(text="entries must be a list")
+        self.logs += entries
+        return web.json_response({"count": len(self.logs)})
 
     async def control_flush_acks(self, request: web.Request) -> web.Response:
         """Deliver pending acks now instead of at the next batch."""

@@ -155,6 +155,7 @@ class WaabotSimulator:
             r.post(control + "/instances/{session}/logout_from_phone", self.control_logout),
             r.post(control + "/instances/{session}/stop", self.control_stop),
             r.get(control + "/instances/{session}/sent", self.control_sent),
+            r.post(control + "/instances/{session}/webhook", self.control_webhook),
             r.post(control + "/expire_tokens", self.control_expire_tokens),
         ]
 
@@ -361,7 +362,12 @@ class WaabotSimulator:
 
     async def control_instances(self, request: web.Request) -> web.Response:
         """Every instance with its credentials (the dashboard's view)."""
-        return web.json_response([instance.public() for instance in self.instances.values()])
+        return web.json_response(
+            [
+                {**instance.public(), "webhook": instance.webhook}
+                for instance in self.instances.values()
+            ]
+        )
 
     async def control_scan(self, request: web.Request) -> web.Response:
         """The phone scans the instance's QR code."""
@@ -441,6 +447,12 @@ class WaabotSimulator:
     async def control_sent(self, request: web.Request) -> web.Response:
         """What Home Assistant sent through the instance."""
         return web.json_response(self._control_instance(request).sent)
+
+    async def control_webhook(self, request: web.Request) -> web.Response:
+        """The instance's webhook was changed in the dashboard: {"url": …} (empty: none)."""
+        instance = self._control_instance(request)
+        instance.webhook = str((await read_json(request)).get("url", ""))
+        return web.json_response({"ok": True})
 
     async def control_expire_tokens(self, request: web.Request) -> web.Response:
         """Every bearer token expires now; clients have to log in again."""

@@ -174,6 +174,19 @@ class WuzapiUser:
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
 
+    def control_view(self) -> dict[str, Any]:
+        """Everything the control API tells about the user, settings and secrets included."""
+        return {
+            **self.public(),
+            "events": list(self.events),
+            "hmac_key": self.hmac_key,
+            "hmac_unreadable": self.hmac_unreadable,
+            "media_delivery": self.media_delivery,
+            "client": self.client,
+            "linking_code": self.linking_code,
+            "linking_phone": self.linking_phone,
+        }
+
     @property
     def logged_in(self) -> bool:
         """Paired and connected."""
@@ -346,6 +359,8 @@ class WuzapiSimulator:
             r.post("/__emulator/wuzapi/users/{id}/logout_from_phone", self.control_logout),
             r.post("/__emulator/wuzapi/users/{id}/protocol_noise", self.control_noise),
             r.post("/__emulator/wuzapi/users/{id}/lose_hmac_key", self.control_lose_hmac_key),
+            r.post("/__emulator/wuzapi/users/{id}/settings", self.control_settings),
+            r.post("/__emulator/wuzapi/users/{id}/qr_pending", self.control_qr_pending),
             r.post("/__emulator/wuzapi/restart", self.control_restart),
             r.get("/__emulator/wuzapi/users/{id}/sent", self.control_sent),
             r.get("/__emulator/wuzapi/users/{id}/chat", self.control_chat),
@@ -942,7 +957,7 @@ class WuzapiSimulator:
 
     async def control_users(self, request: web.Request) -> web.Response:
         """All users with their state."""
-        return web.json_response([user.public() for user in self.users.values()])
+        return web.json_response([user.control_view() for user in self.users.values()])
 
     async def control_scan(self, request: web.Request) -> web.Response:
         """The phone scans the QR code currently shown."""
@@ -1000,6 +1015,30 @@ class WuzapiSimulator:
         self._unlink(user)
         await self._emit(user, {"type": "LoggedOut", "event": {"OnConnect": False, "Reason": 0}})
         return web.json_response(user.public())
+
+    async def control_qr_pending(self, request: web.Request) -> web.Response:
+        """The client runs but WhatsApp has not handed out its first code yet."""
+        user = self._control_user(request)
+        user.qr_payload = ""
+        return web.json_response(user.control_view())
+
+    async def control_settings(self, request: web.Request) -> web.Response:
+        """Settings as they stand in the server's database, changed by hand.
+
+        Any of {"webhook": …, "events": […], "hmac_key": … or null, "media_delivery": …}:
+        a user created or edited outside Home Assistant, or a database restored from before.
+        """
+        user = self._control_user(request)
+        body = await read_json(request)
+        if "webhook" in body:
+            user.webhook = str(body["webhook"])
+        if "events" in body:
+            user.events = [str(event) for event in body["events"]]
+        if "hmac_key" in body:
+            user.hmac_key = None if body["hmac_key"] is None else str(body["hmac_key"])
+        if "media_delivery" in body:
+            user.media_delivery = str(body["media_delivery"])
+        return web.json_response(user.control_view())
 
     async def control_lose_hmac_key(self, request: web.Request) -> web.Response:
         """The server cannot decrypt the stored key any more: it posts unsigned until set again.

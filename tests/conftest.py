@@ -22,10 +22,8 @@ from custom_components.whatsapp_gateway.gateway import (
     create_gateway,
 )
 from simulator import (
-    SIMULATOR_KEY,
     ChatApiConfig,
     MaytapiConfig,
-    Simulator,
     SimulatorConfig,
     WaabotConfig,
     WuzapiConfig,
@@ -82,13 +80,24 @@ class WebhookSink:
                     return event
 
 
-@dataclass
-class SimulatorHandle:
-    """The running simulator, its URL and a way to drive its control API."""
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook post the simulator made, as its control API reports it."""
 
     url: str
-    state: Simulator
+    headers: dict[str, str]
+    body: bytes
+    status: int | None
+
+
+@dataclass
+class SimulatorHandle:
+    """The running simulator, its URL and its control API (the tests' only way in)."""
+
+    url: str
     session: aiohttp.ClientSession
+    # The Waabot account's first instance, as the control API listed it at the start.
+    waabot_instance: dict[str, Any] = field(default_factory=dict)
 
     async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST to the control API and return its JSON answer."""
@@ -96,9 +105,32 @@ class SimulatorHandle:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
+    async def get(self, path: str) -> Any:
+        """GET from the control API."""
+        async with self.session.get(f"{self.url}/__emulator/{path}") as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
     async def fault(self, **fault: Any) -> None:
         """Make the next matching request fail."""
         await self.control("faults", fault)
+
+    async def faults(self) -> list[dict[str, Any]]:
+        """The faults not yet used up: status, times left and path."""
+        pending: list[dict[str, Any]] = await self.get("faults")
+        return pending
+
+    async def wuzapi_user(self, key: str = USER_TOKEN) -> dict[str, Any]:
+        """A wuzapi user (by id, token or name) with its settings."""
+        users = await self.get("wuzapi/users")
+        return next(user for user in users if key in (user["id"], user["token"], user["name"]))
+
+    async def webhook_log(self) -> list[Delivery]:
+        """Every webhook post made so far, oldest first."""
+        return [
+            Delivery(item["url"], item["headers"], item["body"].encode(), item["status"])
+            for item in await self.get("webhook_log")
+        ]
 
 
 @pytest.fixture
@@ -148,7 +180,9 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)
-        return SimulatorHandle(str(server.make_url("")).rstrip("/"), app[SIMULATOR_KEY], session)
+        handle = SimulatorHandle(str(server.make_url("")).rstrip("/"), session)
+        handle.waabot_instance = (await handle.get("waabot/instances"))[0]
+        return handle
 
     yield start
     for server in servers:
@@ -197,15 +231,14 @@ def chatapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> ChatA
 
 def waabot_options(simulator: SimulatorHandle) -> dict[str, str]:
     """Options of a Waabot client for the simulator's first instance."""
-    assert simulator.state.waabot is not None
-    instance = next(iter(simulator.state.waabot.instances.values()))
+    instance = simulator.waabot_instance
     return {
         "url": f"{simulator.url}/api/v1",
         "email": WAABOT_EMAIL,
         "password": WAABOT_PASSWORD,
-        "session_id": instance.session_id,
-        "access_token": instance.access_token,
-        "instance_id": instance.id,
+        "session_id": instance["session_id"],
+        "access_token": instance["settings"]["access_token"],
+        "instance_id": instance["_id"],
     }
 
 

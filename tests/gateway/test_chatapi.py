@@ -116,7 +116,7 @@ async def test_sending(chatapi: ChatApiGateway, simulator: SimulatorHandle) -> N
     voice = OutgoingMedia(b"OggS", "audio/ogg", "note.ogg", MediaKind.VOICE)
     await chatapi.send_media("12025550111", voice)
     await chatapi.send_location("12025550111", 52.5, 13.4, name="Home")
-    sent = simulator.state.chatapi.instance.sent
+    sent = await simulator.get("chatapi/sent")
     assert [(r["endpoint"], r["body"]["chatId"]) for r in sent] == [
         ("sendMessage", "12025550111@c.us"),
         ("sendFile", "120363012345678901@g.us"),
@@ -198,9 +198,11 @@ async def test_polling_pages_through_a_backlog(
     chatapi: ChatApiGateway, simulator: SimulatorHandle
 ) -> None:
     """A backlog longer than a page is read page by page, up to a limit per poll."""
-    log = simulator.state.chatapi.instance
-    for number in range(1, 1 + 100 * (MAX_PAGES_PER_POLL + 1)):
-        log.log({"id": f"M{number}", "type": "chat", "body": "x", "chatId": "1202555@c.us"})
+    backlog = [
+        {"id": f"M{number}", "type": "chat", "body": "x", "chatId": "1202555@c.us"}
+        for number in range(1, 1 + 100 * (MAX_PAGES_PER_POLL + 1))
+    ]
+    await simulator.control("chatapi/log", {"messages": backlog})
     events, cursor = await chatapi.poll_events("0")
     assert len(events) == 100 * MAX_PAGES_PER_POLL
     assert cursor == str(100 * MAX_PAGES_PER_POLL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 import json
+from typing import Any
 
 import aiohttp
 import pytest
@@ -34,10 +35,10 @@ from ..conftest import API_KEY, PHONE_ID, PRODUCT_ID, SimulatorHandle, StartSimu
 CONTROL = f"maytapi/phones/{PHONE_ID}"
 
 
-def sent(simulator: SimulatorHandle) -> list[dict]:
+async def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
     """What the simulated phone recorded as sent."""
-    assert simulator.state.maytapi is not None
-    return simulator.state.maytapi.phones[PHONE_ID].sent
+    records: list[dict[str, Any]] = await simulator.get(f"{CONTROL}/sent")
+    return records
 
 
 async def scan(simulator: SimulatorHandle, number: str = "905307654321") -> None:
@@ -141,7 +142,7 @@ async def test_send_text_media_location_contact_reaction(
     await scan(simulator)
     result = await maytapi.send_text("+90 530 123 45 67", "Hello", reply_to="false_x@c.us_3EB0")
     assert result.chat_id == "905301234567@c.us"
-    assert sent(simulator)[-1] == {
+    assert (await sent(simulator))[-1] == {
         "id": result.message_id,
         "chat_id": "905301234567@c.us",
         "body": {
@@ -157,7 +158,7 @@ async def test_send_text_media_location_contact_reaction(
     group = "905301234567-1574073754@g.us"
     result = await maytapi.send_media(group, image, caption="front door")
     assert result.chat_id == group
-    assert sent(simulator)[-1]["body"] == {
+    assert (await sent(simulator))[-1]["body"] == {
         "to_number": group,
         "type": "media",
         "message": "data:image/png;base64," + base64.b64encode(b"\x89PNGDATA").decode(),
@@ -166,7 +167,7 @@ async def test_send_text_media_location_contact_reaction(
     }
 
     await maytapi.send_location("905301234567", 41.093292, 29.061737, name="Bridge")
-    assert sent(simulator)[-1]["body"] == {
+    assert (await sent(simulator))[-1]["body"] == {
         "to_number": "905301234567",
         "type": "location",
         "latitude": "41.093292",
@@ -174,12 +175,12 @@ async def test_send_text_media_location_contact_reaction(
         "text": "Bridge",
     }
     await maytapi.send_contact("905301234567", "John", "BEGIN:VCARD\nEND:VCARD")
-    assert sent(simulator)[-1]["body"]["message"] == {
+    assert (await sent(simulator))[-1]["body"]["message"] == {
         "displayName": "John",
         "vcard": "BEGIN:VCARD\nEND:VCARD",
     }
     await maytapi.send_reaction("905301234567", "false_905301234567@c.us_3EB0A", "😀")
-    assert sent(simulator)[-1]["body"] == {
+    assert (await sent(simulator))[-1]["body"] == {
         "to_number": "905301234567",
         "type": "reaction",
         "message": "😀",
@@ -211,8 +212,8 @@ async def test_webhooks_messages_acks_and_status(
 ) -> None:
     await maytapi.configure_webhook(webhook_sink.url, "ignored")
     assert await maytapi.get_webhook() == webhook_sink.url
-    assert simulator.state.maytapi is not None
-    assert simulator.state.maytapi.phones[PHONE_ID].ack_delivery is True
+    [phone] = await simulator.get("maytapi/phones")
+    assert phone["ack_delivery"] is True
 
     await scan(simulator)
     status = await webhook_sink.next_of(maytapi, SessionEvent)
@@ -313,8 +314,6 @@ async def test_missed_events_from_the_webhook_log(
     simulator: SimulatorHandle, maytapi: MaytapiGateway
 ) -> None:
     """Only this phone's incoming messages since then, and a broken entry hides nothing."""
-    assert simulator.state.maytapi is not None
-    log = simulator.state.maytapi.logs
     message = {
         "type": "message",
         "conversation": "905551112233@c.us",
@@ -324,7 +323,7 @@ async def test_missed_events_from_the_webhook_log(
     }
     entry = {"pid": PRODUCT_ID, "phone": PHONE_ID, "type": "incoming", "created_at": ""}
     now = datetime.now(UTC)
-    log += [
+    log = [
         {**entry, "created_at": (now - timedelta(hours=2)).isoformat(), "data": {"body": message}},
         {**entry, "phone": "13", "created_at": now.isoformat(), "data": {"body": message}},
         {**entry, "type": "outgoing", "created_at": now.isoformat(), "data": {"body": message}},
@@ -332,5 +331,6 @@ async def test_missed_events_from_the_webhook_log(
         {**entry, "created_at": "never", "data": {"body": message}},
         {**entry, "created_at": now.isoformat(), "data": {"body": json.dumps(message)}},
     ]
+    await simulator.control("maytapi/logs", {"entries": log})
     events = await maytapi.missed_events(now - timedelta(minutes=5))
     assert [type(event).__name__ for event in events] == ["IncomingMessage"]

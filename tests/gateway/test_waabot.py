@@ -28,9 +28,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
 
 def instance_path(simulator: SimulatorHandle) -> str:
     """The control API path of the first instance."""
-    assert simulator.state.waabot is not None
-    instance = next(iter(simulator.state.waabot.instances.values()))
-    return f"waabot/instances/{instance.session_id}"
+    return f"waabot/instances/{simulator.waabot_instance['session_id']}"
 
 
 async def link(simulator: SimulatorHandle, number: str = "2349040613521") -> None:
@@ -38,10 +36,10 @@ async def link(simulator: SimulatorHandle, number: str = "2349040613521") -> Non
     await simulator.control(f"{instance_path(simulator)}/scan", {"number": number, "name": "Shop"})
 
 
-def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
+async def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
     """What the first instance sent."""
-    assert simulator.state.waabot is not None
-    return next(iter(simulator.state.waabot.instances.values())).sent
+    records: list[dict[str, Any]] = await simulator.get(f"{instance_path(simulator)}/sent")
+    return records
 
 
 async def test_lifecycle(waabot: WaabotGateway, simulator: SimulatorHandle) -> None:
@@ -141,7 +139,7 @@ async def test_sending(waabot: WaabotGateway, simulator: SimulatorHandle) -> Non
     voice = OutgoingMedia(b"OggS", "audio/ogg", "note.ogg", MediaKind.VOICE)
     await waabot.send_media("2348179803743", voice)
     await waabot.send_location("2348179803743", 6.55, 3.27, name="Office")
-    records = sent(simulator)
+    records = await sent(simulator)
     assert [(r["id"], r["endpoint"]) for r in records] == [
         (text.message_id, "message"),
         (photo.message_id, "message/image"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -44,10 +45,10 @@ from ..conftest import (
 CONTROL = f"wuzapi/users/{USER_TOKEN}"
 
 
-def sent(simulator: SimulatorHandle) -> list[dict]:
+async def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
     """What the simulated server recorded as sent by its first user."""
-    assert simulator.state.wuzapi is not None
-    return next(iter(simulator.state.wuzapi.users.values())).sent
+    records: list[dict[str, Any]] = await simulator.get(f"{CONTROL}/sent")
+    return records
 
 
 async def test_session_lifecycle_new_status_shape(
@@ -121,8 +122,7 @@ async def test_login_qr_not_yet_available(
     simulator: SimulatorHandle, wuzapi: WuzapiGateway
 ) -> None:
     await wuzapi.connect()
-    assert simulator.state.wuzapi is not None
-    next(iter(simulator.state.wuzapi.users.values())).qr_payload = ""
+    await simulator.control(f"{CONTROL}/qr_pending")
     with pytest.raises(GatewayResponseError, match="no QR code yet"):
         await wuzapi.login_qr()
 
@@ -173,11 +173,10 @@ async def test_admin_creates_and_lists_users(
     assert user.name == "kitchen"
     assert len(user.token) == 32
     assert len(user.id) == 32
-    assert simulator.state.wuzapi is not None
-    created = simulator.state.wuzapi.users[user.id]
-    assert created.media_delivery == "base64"
-    assert created.hmac_key == HMAC_KEY
-    assert "Message" in created.events and "LoggedOut" in created.events
+    created = await simulator.wuzapi_user(user.id)
+    assert created["media_delivery"] == "base64"
+    assert created["hmac_key"] == HMAC_KEY
+    assert "Message" in created["events"] and "LoggedOut" in created["events"]
     assert {u.name for u in await wuzapi.list_users()} == {"user1", "kitchen"}
 
     new_user = create_gateway("wuzapi", session, {"url": simulator.url, "token": user.token})
@@ -211,14 +210,14 @@ async def test_send_text_and_reply(simulator: SimulatorHandle, wuzapi: WuzapiGat
     assert result.chat_id == "491701234567@s.whatsapp.net"
     assert result.message_id.startswith("3EB0")
     assert isinstance(result.timestamp, datetime) and result.timestamp.tzinfo is not None
-    assert sent(simulator)[-1] == {
+    assert (await sent(simulator))[-1] == {
         "endpoint": "/chat/send/text",
         "id": result.message_id,
         "body": {"Phone": "491701234567", "Body": "Garage is open"},
     }
 
     await wuzapi.send_text("491701234567@s.whatsapp.net", "ok", reply_to="3EB0AAAA")
-    assert sent(simulator)[-1]["body"]["ContextInfo"] == {
+    assert (await sent(simulator))[-1]["body"]["ContextInfo"] == {
         "StanzaID": "3EB0AAAA",
         "Participant": "491701234567@s.whatsapp.net",
     }
@@ -236,12 +235,12 @@ async def test_reply_in_group_quotes_the_original_sender(
     message = await webhook_sink.next_of(wuzapi, IncomingMessage)
     assert message.message_id == "3EB0G1"
     await wuzapi.send_text(message.chat_id, "hello", reply_to=message.message_id)
-    body = sent(simulator)[-1]["body"]
+    body = (await sent(simulator))[-1]["body"]
     assert body["Phone"] == "120363023605733675@g.us"
     assert body["ContextInfo"]["Participant"] == "491709999999@s.whatsapp.net"
 
     await wuzapi.send_reaction(message.chat_id, message.message_id, "❤️")
-    body = sent(simulator)[-1]["body"]
+    body = (await sent(simulator))[-1]["body"]
     assert body == {
         "Phone": "120363023605733675@g.us",
         "Body": "❤️",
@@ -308,7 +307,7 @@ async def test_send_media_picks_endpoint_and_encoding(
     data = b"\x00\x01binary media\xff"
     media = OutgoingMedia(data, mime, "file.bin", kind)
     result = await wuzapi.send_media("491701234567", media, caption="door", reply_to="3EB0Q")
-    record = sent(simulator)[-1]
+    record = (await sent(simulator))[-1]
     assert record["endpoint"] == endpoint
     assert record["id"] == result.message_id
     body = record["body"]
@@ -341,7 +340,7 @@ async def test_send_location_contact_reaction_markread_and_check(
 ) -> None:
     await pair_wuzapi(simulator, wuzapi)
     await wuzapi.send_location("491701234567", 52.52, 13.405, name="Home")
-    assert sent(simulator)[-1]["body"] == {
+    assert (await sent(simulator))[-1]["body"] == {
         "Phone": "491701234567",
         "Latitude": 52.52,
         "Longitude": 13.405,
@@ -349,17 +348,21 @@ async def test_send_location_contact_reaction_markread_and_check(
     }
     vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:Alice\nEND:VCARD"
     await wuzapi.send_contact("491701234567", "Alice", vcard)
-    assert sent(simulator)[-1]["body"] == {"Phone": "491701234567", "Name": "Alice", "Vcard": vcard}
+    assert (await sent(simulator))[-1]["body"] == {
+        "Phone": "491701234567",
+        "Name": "Alice",
+        "Vcard": vcard,
+    }
     await wuzapi.send_reaction("491701234567", "3EB0MINE", "👍", from_me=True)
-    assert sent(simulator)[-1]["body"] == {
+    assert (await sent(simulator))[-1]["body"] == {
         "Phone": "491701234567",
         "Body": "👍",
         "Id": "me:3EB0MINE",
     }
     await wuzapi.send_reaction("491701234567", "3EB0MINE", "")
-    assert sent(simulator)[-1]["body"]["Body"] == "remove"
+    assert (await sent(simulator))[-1]["body"]["Body"] == "remove"
     await wuzapi.mark_read("120363023605733675@g.us", ["3EB0A", "3EB0B"], sender="+49 170 9999999")
-    assert sent(simulator)[-1] == {
+    assert (await sent(simulator))[-1] == {
         "endpoint": "/chat/markread",
         "id": None,
         "body": {
@@ -580,8 +583,7 @@ async def test_inbound_media_by_s3_url(
 ) -> None:
     await pair_wuzapi(simulator, wuzapi)
     await wuzapi.configure_webhook(webhook_sink.url, None)
-    assert simulator.state.wuzapi is not None
-    next(iter(simulator.state.wuzapi.users.values())).media_delivery = "s3"
+    await simulator.control(f"{CONTROL}/settings", {"media_delivery": "s3"})
     await simulator.control(f"{CONTROL}/inbound", {"kind": "image", "mime_type": "image/png"})
     message: IncomingMessage = await webhook_sink.next_of(wuzapi, IncomingMessage)
     assert message.media is not None

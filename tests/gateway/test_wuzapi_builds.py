@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import aiohttp
@@ -23,7 +23,7 @@ from custom_components.whatsapp_gateway.gateway import (
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from custom_components.whatsapp_gateway.gateway.wuzapi import OLD_BUILD_EVENTS, SUBSCRIBED_EVENTS
 from simulator import WuzapiConfig
-from simulator.wuzapi import BUILDS, OLD_BUILD, WuzapiUser
+from simulator.wuzapi import BUILDS, OLD_BUILD
 
 from ..conftest import (
     ADMIN_TOKEN,
@@ -63,10 +63,20 @@ async def server(
     return simulator, gateway
 
 
-def first_user(simulator: SimulatorHandle) -> WuzapiUser:
-    """The simulated server's user behind USER_TOKEN."""
-    assert simulator.state.wuzapi is not None
-    return next(iter(simulator.state.wuzapi.users.values()))
+async def first_user(simulator: SimulatorHandle) -> dict[str, Any]:
+    """The simulated server's user behind USER_TOKEN, as its control API shows it."""
+    return await simulator.wuzapi_user()
+
+
+async def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
+    """What the user behind USER_TOKEN sent."""
+    records: list[dict[str, Any]] = await simulator.get(f"{CONTROL}/sent")
+    return records
+
+
+async def settings(simulator: SimulatorHandle, **values: Any) -> None:
+    """Change the user's settings in the server's database by hand."""
+    await simulator.control(f"{CONTROL}/settings", values)
 
 
 async def linked(server: Server, webhook: str | None = None) -> Server:
@@ -84,16 +94,15 @@ async def test_user_creation(server: Server, build: str) -> None:
     """Row 1: old builds refuse the new event names; the client falls back to the old ones."""
     simulator, gateway = server
     user = await gateway.create_user("home-assistant-1")
-    assert simulator.state.wuzapi is not None
-    created = simulator.state.wuzapi.users[user.id]
-    assert created.token == user.token
+    created = await simulator.wuzapi_user(user.id)
+    assert created["token"] == user.token
     if build == OLD_BUILD:
         assert user.id.isdigit()  # answered as {"id": N}, not enveloped
-        assert created.events == list(OLD_BUILD_EVENTS)
+        assert created["events"] == list(OLD_BUILD_EVENTS)
         assert gateway.old_build
     else:
-        assert created.events == list(SUBSCRIBED_EVENTS)
-        assert created.media_delivery == "base64"
+        assert created["events"] == list(SUBSCRIBED_EVENTS)
+        assert created["media_delivery"] == "base64"
 
 
 async def test_signing(server: Server, build: str, webhook_sink: WebhookSink) -> None:
@@ -139,7 +148,7 @@ async def test_webhook_matches(server: Server, build: str, webhook_sink: Webhook
     assert await gateway.webhook_matches(webhook_sink.url, HMAC_KEY)
     if build != OLD_BUILD:
         # The webhook is back but the key not: that is no match either.
-        first_user(simulator).hmac_key = None
+        await settings(simulator, hmac_key=None)
         assert not await gateway.webhook_matches(webhook_sink.url, HMAC_KEY)
 
 
@@ -169,22 +178,22 @@ async def test_media_the_build_can_send(
     if build == OLD_BUILD and not old_build_sends:
         with pytest.raises(GatewayUnsupported, match="May-2025 build"):
             await gateway.send_media("491701234567", media, reply_to=reply_to)
-        assert first_user(simulator).sent == []
+        assert await sent(simulator) == []
         return
-    sent = await gateway.send_media("491701234567", media, reply_to=reply_to)
-    [record] = first_user(simulator).sent
-    assert record["id"] == sent.message_id
+    message = await gateway.send_media("491701234567", media, reply_to=reply_to)
+    [record] = await sent(simulator)
+    assert record["id"] == message.message_id
     assert ("ContextInfo" in record["body"]) is reply
 
 
 async def test_restart_really_restarts(server: Server, build: str) -> None:
     """Rows 8 and 16: the old client is gone before the new one starts, subscribed again."""
     simulator, gateway = await linked(server)
-    user = first_user(simulator)
     await gateway.restart()
     assert (await gateway.status()).state is SessionState.CONNECTED
-    assert user.clients == 1
-    assert set(SUBSCRIBED_EVENTS) & set(user.events)
+    user = await first_user(simulator)
+    assert user["clients"] == 1
+    assert set(SUBSCRIBED_EVENTS) & set(user["events"])
     # With the socket down the server refuses the disconnect; the restart goes on without
     # an error. (The May-2025 build keeps that client, so there is nothing to start.)
     await simulator.control(f"{CONTROL}/drop_socket")
@@ -198,7 +207,7 @@ async def test_react_answers_no_id_of_its_own(server: Server) -> None:
     simulator, gateway = await linked(server)
     reaction = await gateway.send_reaction("491701234567", "3EB0TARGET", "👍", from_me=True)
     assert reaction.message_id == ""
-    [record] = first_user(simulator).sent
+    [record] = await sent(simulator)
     assert record["body"]["Id"] == "me:3EB0TARGET"
 
 
@@ -207,7 +216,7 @@ async def test_quoting_our_own_message(server: Server, build: str) -> None:
     simulator, gateway = await linked(server)
     ours = await gateway.send_text("120363023605733675@g.us", "lights on")
     await gateway.send_text("120363023605733675@g.us", "and off", reply_to=ours.message_id)
-    context = first_user(simulator).sent[-1]["body"]["ContextInfo"]
+    context = (await sent(simulator))[-1]["body"]["ContextInfo"]
     assert context["StanzaID"] == ours.message_id
     if build == OLD_BUILD:
         # The old status names no JID: the chat stands in, as for any unknown sender.
@@ -223,7 +232,7 @@ async def test_the_same_id_sends_once(server: Server) -> None:
     first = await gateway.send_text("491701234567", "hi", message_id=message_id)
     again = await gateway.send_text("491701234567", "hi", message_id=message_id)
     assert first.message_id == again.message_id == message_id
-    assert len(first_user(simulator).sent) == 1
+    assert len(await sent(simulator)) == 1
 
 
 async def test_media_not_inlined_is_downloaded(
@@ -231,9 +240,8 @@ async def test_media_not_inlined_is_downloaded(
 ) -> None:
     """Row 11: without inline media the message still parses, and its bytes are fetched."""
     simulator, gateway = await linked(server)
-    user = first_user(simulator)
-    user.media_delivery = ""  # a user created outside Home Assistant
-    user.webhook, user.events = webhook_sink.url, ["All"]
+    # A user created outside Home Assistant: no media delivery chosen.
+    await settings(simulator, media_delivery="", webhook=webhook_sink.url, events=["All"])
     photo = "data:image/jpeg;base64," + base64.b64encode(b"JPEGDATA").decode()
     await simulator.control(
         f"{CONTROL}/inbound", {"kind": "image", "mime_type": "image/jpeg", "data": photo}
@@ -249,10 +257,10 @@ async def test_media_not_inlined_is_downloaded(
     assert (downloaded.data, downloaded.mime_type) == (b"JPEGDATA", "image/jpeg")
     # Setting the webhook up also turns inline media on, where nobody chose otherwise.
     await gateway.configure_webhook(webhook_sink.url, None)
-    assert user.media_delivery == "base64"
-    user.media_delivery = "s3"
+    assert (await first_user(simulator))["media_delivery"] == "base64"
+    await settings(simulator, media_delivery="s3")
     await gateway.configure_webhook(webhook_sink.url, None)
-    assert user.media_delivery == "s3"
+    assert (await first_user(simulator))["media_delivery"] == "s3"
 
 
 async def test_old_build_has_no_sticker_download(start_simulator: StartSimulator) -> None:
@@ -260,8 +268,8 @@ async def test_old_build_has_no_sticker_download(start_simulator: StartSimulator
     simulator = await start_simulator(wuzapi=WuzapiConfig(build=OLD_BUILD, auto_receipts=False))
     options = {"url": simulator.url, "token": USER_TOKEN}
     gateway = create_gateway("wuzapi", simulator.session, options)
-    user = first_user(simulator)
-    user.client = user.connected = user.paired = True
+    await gateway.connect()
+    await simulator.control(f"{CONTROL}/scan", {"phone": "491511234567"})
     handle = InboundMedia(
         mime_type="image/webp",
         download={"route": "/chat/downloadsticker", "body": {"DirectPath": "/x"}},
@@ -275,8 +283,7 @@ async def test_old_build_has_no_sticker_download(start_simulator: StartSimulator
 async def test_only_posted_receipts(server: Server, webhook_sink: WebhookSink) -> None:
     """Row 17: receipts other than Read, ReadSelf and Delivered never leave the server."""
     simulator, _ = await linked(server)
-    user = first_user(simulator)
-    user.webhook, user.events = webhook_sink.url, ["All"]
+    await settings(simulator, webhook=webhook_sink.url, events=["All"])
     await simulator.control(f"{CONTROL}/receipt", {"ids": ["A"], "state": "Played"})
     await simulator.control(f"{CONTROL}/receipt", {"ids": ["A"], "state": "Delivered"})
     post = await webhook_sink.next()

@@ -171,11 +171,11 @@ class Kind(ABC):
         return given
 
     @abstractmethod
-    def sent(self) -> list[Sent]:
+    async def sent(self) -> list[Sent]:
         """What Home Assistant sent through the gateway, oldest first."""
 
     @abstractmethod
-    def forget_webhook(self) -> None:
+    async def forget_webhook(self) -> None:
         """The gateway loses its webhook settings (a database reset, an admin's mistake)."""
 
     async def webhook(self) -> str | None:
@@ -215,12 +215,13 @@ class Wuzapi(Kind):
     async def write(self, **message: Any) -> None:
         await self.simulator.control(f"wuzapi/users/{USER_TOKEN}/inbound", message)
 
-    def forget_webhook(self) -> None:
-        user = next(iter(self.simulator.state.wuzapi.users.values()))
-        user.webhook, user.events, user.hmac_key = "", [], None
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(
+            f"wuzapi/users/{USER_TOKEN}/settings", {"webhook": "", "events": [], "hmac_key": None}
+        )
 
-    def sent(self) -> list[Sent]:
-        records = next(iter(self.simulator.state.wuzapi.users.values())).sent
+    async def sent(self) -> list[Sent]:
+        records = await self.simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")
         result = []
         for record in records:
             body = record["body"]
@@ -286,13 +287,12 @@ class Maytapi(Kind):
     def message_id(self, given: str, chat: str | None = None) -> str:
         return f"false_{chat or self.chat_id()}_{given}"
 
-    def forget_webhook(self) -> None:
-        self.simulator.state.maytapi.phones[PHONE_ID].webhook = ""
-        self.simulator.state.maytapi.webhook = ""
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(f"maytapi/phones/{PHONE_ID}/webhook", {"url": ""})
 
-    def sent(self) -> list[Sent]:
+    async def sent(self) -> list[Sent]:
         result = []
-        for record in self.simulator.state.maytapi.phones[PHONE_ID].sent:
+        for record in await self.simulator.get(f"maytapi/phones/{PHONE_ID}/sent"):
             body = record["body"]
             media = body["type"] == "media"
             result.append(
@@ -338,12 +338,12 @@ class ChatApi(Kind):
     def message_id(self, given: str, chat: str | None = None) -> str:
         return f"false_{chat or self.chat_id()}_{given}"
 
-    def forget_webhook(self) -> None:
-        self.simulator.state.chatapi.instance.webhook = ""
+    async def forget_webhook(self) -> None:
+        await self.simulator.control("chatapi/webhook", {"url": ""})
 
-    def sent(self) -> list[Sent]:
+    async def sent(self) -> list[Sent]:
         result = []
-        for record in self.simulator.state.chatapi.instance.sent:
+        for record in await self.simulator.get("chatapi/sent"):
             body = record["body"]
             target = body["chatId"].removesuffix("@c.us")
             if record["endpoint"] == "sendFile":
@@ -390,15 +390,12 @@ class Waabot(Kind):
     async def write(self, **message: Any) -> None:
         await self.simulator.control(f"{self._control}/inbound", message)
 
-    def forget_webhook(self) -> None:
-        assert self.simulator.state.waabot is not None
-        next(iter(self.simulator.state.waabot.instances.values())).webhook = ""
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(f"{self._control}/webhook", {"url": ""})
 
-    def sent(self) -> list[Sent]:
-        assert self.simulator.state.waabot is not None
-        instance = next(iter(self.simulator.state.waabot.instances.values()))
+    async def sent(self) -> list[Sent]:
         result = []
-        for record in instance.sent:
+        for record in await self.simulator.get(f"{self._control}/sent"):
             body = record["body"]
             data = record.get("file", {}).get("base64")
             result.append(

@@ -209,7 +209,7 @@ async def test_own_messages_and_redelivery(hass: HomeAssistant, kind: Kind, bus:
     assert [event.data["text"] for event in received] == ["hello"]
 
     simulator = kind.simulator
-    delivery = simulator.state.sender.log[-1]  # the gateway retries its last post
+    delivery = (await simulator.webhook_log())[-1]  # the gateway retries its last post
     async with simulator.session.post(
         delivery.url, data=delivery.body, headers=delivery.headers
     ) as response:
@@ -222,7 +222,7 @@ async def test_send_message(hass: HomeAssistant, kind: Kind, account: MockConfig
     """One text to two people; the gateway got both and the response names each message."""
     targets = [CONTACT, "+49 170 0000003"]
     response = await call(hass, "send_message", target=targets, message="Door opened")
-    assert kind.sent() == [
+    assert await kind.sent() == [
         Sent(CONTACT, "Door opened"),
         Sent("491700000003", "Door opened"),
     ]
@@ -242,7 +242,7 @@ async def test_send_file(
     picture.write_bytes(PNG)
     hass.config.allowlist_external_dirs = {str(tmp_path)}
     await call(hass, "send_file", target=CONTACT, file=str(picture), caption="door")
-    [sent] = kind.sent()
+    [sent] = await kind.sent()
     assert (sent.target, sent.data) == (CONTACT, PNG)
 
 
@@ -256,13 +256,13 @@ async def test_sticker_only_where_the_gateway_sends_them(
     hass.config.allowlist_external_dirs = {str(tmp_path)}
     if Capability.STICKER in gateway_capabilities(kind.name):
         await call(hass, "send_file", target=CONTACT, file=str(sticker))
-        assert len(kind.sent()) == 1
+        assert len(await kind.sent()) == 1
         return
     with pytest.raises(ServiceValidationError) as raised:
         await call(hass, "send_file", target=CONTACT, file=str(sticker), kind="sticker")
     assert raised.value.translation_key == "kind_not_supported"
     assert str(raised.value).startswith(f"{gateway_descriptor(kind.name).name} cannot send")
-    assert kind.sent() == []
+    assert await kind.sent() == []
 
 
 async def test_notify_entity(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
@@ -273,7 +273,7 @@ async def test_notify_entity(hass: HomeAssistant, kind: Kind, account: MockConfi
         {"entity_id": "notify.anna", "message": "Dinner is ready"},
         blocking=True,
     )
-    assert kind.sent() == [Sent(CONTACT, "Dinner is ready")]
+    assert await kind.sent() == [Sent(CONTACT, "Dinner is ready")]
 
 
 async def test_send_failure_names_the_target(
@@ -285,7 +285,7 @@ async def test_send_failure_names_the_target(
         await call(hass, "send_message", target=CONTACT, message="x")
     assert raised.value.translation_key == "send_failed"
     assert CONTACT in str(raised.value)
-    assert kind.sent() == []
+    assert await kind.sent() == []
 
 
 async def test_lost_answer_never_sends_twice(
@@ -306,7 +306,7 @@ async def test_lost_answer_never_sends_twice(
         with pytest.raises(HomeAssistantError, match="may have been sent") as raised:
             await call(hass, "send_message", target=CONTACT, message="once")
         assert CONTACT in str(raised.value)
-    assert kind.sent() == [Sent(CONTACT, "once")]
+    assert await kind.sent() == [Sent(CONTACT, "once")]
 
 
 async def test_refused_credentials_while_sending_start_reauth(
@@ -411,11 +411,11 @@ async def test_what_an_old_wuzapi_build_cannot_send(
         data["reply_to"] = reply_to
     if filename == "door.png":  # an image may reply
         await call(hass, "send_file", **data)
-        assert len(kind.sent()) == 1
+        assert len(await kind.sent()) == 1
         return
     with pytest.raises(ServiceValidationError) as raised:
         await call(hass, "send_file", **data)
     assert raised.value.translation_key == "not_supported"
     assert "May-2025 build" in str(raised.value)
     assert str(raised.value).startswith("wuzapi cannot do this")
-    assert kind.sent() == []
+    assert await kind.sent() == []

@@ -44,11 +44,6 @@ from .kinds import Waabot
 QR_PREFIX = "![QR code](data:image/png;base64,"
 
 
-def wuzapi_user(simulator: SimulatorHandle, token: str = USER_TOKEN) -> Any:
-    """The simulator's wuzapi user with this token."""
-    return next(u for u in simulator.state.wuzapi.users.values() if u.token == token)
-
-
 async def scan(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
     """The phone scans the QR shown by the wuzapi user."""
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/scan", {"phone": phone, "name": "Home"})
@@ -135,10 +130,11 @@ async def test_wuzapi_admin_token_creates_a_user(
     # Each submit is taken as it is: the token refused before is not tried again.
     result = await configure(hass, result, {"url": simulator.url, "admin_token": ADMIN_TOKEN})
     assert result["type"] is FlowResultType.MENU
-    users = list(simulator.state.wuzapi.users.values())
+    users = await simulator.get("wuzapi/users")
     assert len(users) == 2
-    assert users[1].name.startswith("home-assistant-")
-    assert ("Message" in users[1].events) and ("QR" in users[1].events) is (build == "current")
+    assert users[1]["name"].startswith("home-assistant-")
+    events = users[1]["events"]
+    assert ("Message" in events) and ("QR" in events) is (build == "current")
     hass.config_entries.flow.async_abort(result["flow_id"])
 
 
@@ -205,9 +201,9 @@ async def test_pairing_code(hass: HomeAssistant, simulator: SimulatorHandle) -> 
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["progress_action"] == "enter_code"
     code = result["description_placeholders"]["code"]
-    user = wuzapi_user(simulator)
-    assert code == user.linking_code
-    assert user.linking_phone == WUZAPI_PHONE
+    user = await simulator.wuzapi_user()
+    assert code == user["linking_code"]
+    assert user["linking_phone"] == WUZAPI_PHONE
 
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/link_code", {"code": code})
     await watcher_done(hass, result)
@@ -293,7 +289,7 @@ async def test_maytapi_new_phone(hass: HomeAssistant, simulator: SimulatorHandle
     )
     result = await configure(hass, result, {"phone_id": "new"})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
-    assert len(simulator.state.maytapi.phones) == 2
+    assert len(await simulator.get("maytapi/phones")) == 2
     hass.config_entries.flow.async_abort(result["flow_id"])
 
     result = await start(hass, "maytapi")
@@ -339,7 +335,7 @@ async def test_reauth_other_phone(
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
-    assert not wuzapi_user(simulator).paired
+    assert not (await simulator.wuzapi_user())["paired"]
 
 
 async def test_credentials_refused_while_waiting_for_the_phone(
@@ -392,12 +388,12 @@ async def test_reconfigure(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
 
-    other = wuzapi_user(simulator, "other-token")
+    other = await simulator.wuzapi_user("other-token")
     async with simulator.session.post(
         f"{simulator.url}/session/connect", headers={"Token": "other-token"}, json={}
     ):
         pass
-    await simulator.control(f"wuzapi/users/{other.id}/scan", {"phone": "491709999999"})
+    await simulator.control(f"wuzapi/users/{other['id']}/scan", {"phone": "491709999999"})
     result = await entry.start_reconfigure_flow(hass)
     result = await configure(hass, result, {"url": simulator.url, "token": "other-token"})
     assert result["type"] is FlowResultType.ABORT
@@ -480,7 +476,7 @@ async def test_chat_subentries(
         {"entity_id": "notify.anna", "message": "Dinner is ready", "title": "Kitchen"},
         blocking=True,
     )
-    [request] = wuzapi_user(simulator).sent
+    [request] = await simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")
     assert request["endpoint"] == "/chat/send/text"
     assert request["body"]["Phone"] == "491700000002"
     assert request["body"]["Body"] == "*Kitchen*\nDinner is ready"
@@ -514,7 +510,7 @@ async def test_wrong_account_that_cannot_be_unlinked(
     result = await configure(hass, result)
     assert result["reason"] == "wrong_account_still_linked"
     assert "logout" in result["description_placeholders"]["error"]
-    assert wuzapi_user(simulator).paired
+    assert (await simulator.wuzapi_user())["paired"]
     assert wuzapi_account.unique_id == WUZAPI_PHONE
 
 
@@ -548,17 +544,16 @@ async def test_waabot_new_instance_and_reconfigure(
     assert result["step_id"] == "waabot_instance"
     result = await configure(hass, result, {"session_id": "new"})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
-    assert simulator.state.waabot is not None
-    created = list(simulator.state.waabot.instances.values())[-1]
+    created = (await simulator.get("waabot/instances"))[-1]
     await simulator.control(
-        f"waabot/instances/{created.session_id}/scan", {"number": "2348000000001"}
+        f"waabot/instances/{created['session_id']}/scan", {"number": "2348000000001"}
     )
     await watcher_done(hass, result)
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
-    assert entry.data["session_id"] == created.session_id
-    assert entry.data["instance_id"] == created.id
+    assert entry.data["session_id"] == created["session_id"]
+    assert entry.data["instance_id"] == created["_id"]
     await hass.async_block_till_done()
 
     result = await hass.config_entries.flow.async_init(
@@ -568,7 +563,7 @@ async def test_waabot_new_instance_and_reconfigure(
     assert result["errors"] == {"base": "invalid_auth"}
     result = await configure(hass, result, waabot.credentials())
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data["session_id"] == created.session_id
+    assert entry.data["session_id"] == created["session_id"]
 
 
 def test_qr_markdown_names_the_image_type() -> None:

@@ -151,4 +151,4 @@ async def test_local_files_over_the_cap_are_refused(
             DOMAIN, "send_file", {"target": "491700000002", **where}, blocking=True
         )
     assert raised.value.translation_key == "file_too_large"
-    assert next(iter(simulator.state.wuzapi.users.values())).sent == []
+    assert await simulator.get(f"wuzapi/users/{USER_TOKEN}/sent") == []

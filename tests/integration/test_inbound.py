@@ -56,7 +56,7 @@ async def test_posts_during_a_reload_all_fire(
     assert await hass.config_entries.async_unload(account.entry_id)
     for text in ("one", "two", "three"):
         await kind.write(text=text, **{"from": CONTACT})
-    deliveries = [d for d in kind.simulator.state.sender.log if b"three" in d.body]
+    deliveries = [d for d in await kind.simulator.webhook_log() if b"three" in d.body]
     assert deliveries and all(d.status == 200 for d in deliveries)
     assert texts(bus) == []
 
@@ -64,7 +64,7 @@ async def test_posts_during_a_reload_all_fire(
     await hass.async_block_till_done()
     assert texts(bus) == ["one", "two", "three"]
     # The same posts again (the gateway retries): nothing new.
-    for delivery in kind.simulator.state.sender.log[-3:]:
+    for delivery in (await kind.simulator.webhook_log())[-3:]:
         async with kind.simulator.session.post(
             delivery.url, data=delivery.body, headers=delivery.headers
         ) as response:
@@ -99,7 +99,7 @@ async def test_held_posts_are_bounded(
     assert await hass.config_entries.async_unload(account.entry_id)
     await kind.write(text="kept", **{"from": CONTACT})
     await kind.write(text="refused", **{"from": CONTACT})
-    assert kind.simulator.state.sender.log[-1].status == 503
+    assert (await kind.simulator.webhook_log())[-1].status == 503
     assert await hass.config_entries.async_setup(account.entry_id)
     await hass.async_block_till_done()
     assert texts(bus) == ["kept"]
@@ -123,7 +123,7 @@ async def test_forgotten_webhook_is_healed_within_one_poll(
     bus.listen(EVENT_MESSAGE_RECEIVED)
     ours = await kind.webhook()
     assert ours
-    kind.forget_webhook()
+    await kind.forget_webhook()
     assert await kind.webhook() != ours
     await poll(hass)
     assert await kind.webhook() == ours
@@ -138,7 +138,7 @@ async def test_redelivery_after_a_restart_fires_nothing(
     bus.listen(EVENT_MESSAGE_RECEIVED)
     await kind.receive(hass, text="once", **{"from": CONTACT})
     assert texts(bus) == ["once"]
-    delivery = next(d for d in reversed(kind.simulator.state.sender.log) if b"once" in d.body)
+    delivery = next(d for d in reversed(await kind.simulator.webhook_log()) if b"once" in d.body)
     async with restarted_home_assistant(hass, account) as (restarted, again, second):
         fired = again.listen(EVENT_MESSAGE_RECEIVED)
         await setup_entry(restarted, second)
@@ -168,7 +168,7 @@ async def test_last_delivery_sensor(
     for text in ("a", "b", "c"):
         await kind.write(text=text, **{"from": CONTACT})
     async with kind.simulator.session.post(
-        kind.simulator.state.sender.log[-1].url, data=b"{not json", headers={}
+        (await kind.simulator.webhook_log())[-1].url, data=b"{not json", headers={}
     ) as response:
         assert response.status in (400, 401)
     writes = [
@@ -211,8 +211,7 @@ async def test_gateway_that_stops_signing(
     issue = issues.async_get_issue(DOMAIN, f"webhook_unsigned_{entry.entry_id}")
     assert issue is not None
     assert issue.translation_placeholders == {"title": "Home"}
-    user = next(iter(kind.simulator.state.wuzapi.users.values()))
-    assert not user.hmac_unreadable  # the key was pushed again
+    assert not (await kind.simulator.wuzapi_user())["hmac_unreadable"]  # the key was pushed again
     if reload:
         assert await hass.config_entries.async_reload(entry.entry_id)
         await hass.async_block_till_done()
@@ -248,11 +247,12 @@ async def test_maytapi_catches_up_after_a_restart(
     assert texts(bus) == ["before"]
     async with restarted_home_assistant(hass, entry) as (restarted, again, second):
         # Home Assistant is down: the gateway's posts fail.
-        phone = kind.simulator.state.maytapi.phones["12"]
-        phone.webhook = "http://127.0.0.1:9/down"
+        await kind.simulator.control(
+            f"maytapi/phones/{PHONE_ID}/webhook", {"url": "http://127.0.0.1:9/down"}
+        )
         for text in ("while down 1", "while down 2"):
             await kind.write(text=text, **{"from": CONTACT})
-        assert all(d.status is None for d in kind.simulator.state.sender.log[-2:])
+        assert all(d.status is None for d in (await kind.simulator.webhook_log())[-2:])
         fired = again.listen(EVENT_MESSAGE_RECEIVED)
         await setup_entry(restarted, second)
         assert [event.data["text"] for event in fired] == ["while down 1", "while down 2"]
@@ -268,7 +268,9 @@ async def test_first_start_does_not_replay_history(
     """A new account fires nothing of what its gateway logged before it was set up."""
     kind = await start_kind("maytapi", start_simulator)
     await kind.link()
-    kind.simulator.state.maytapi.phones["12"].webhook = "http://127.0.0.1:9/elsewhere"
+    await kind.simulator.control(
+        f"maytapi/phones/{PHONE_ID}/webhook", {"url": "http://127.0.0.1:9/elsewhere"}
+    )
     await kind.write(text="old news", **{"from": CONTACT})
     bus.listen(EVENT_MESSAGE_RECEIVED)
     await setup_entry(hass, kind.entry())
@@ -329,12 +331,11 @@ async def test_wuzapi_restarted_with_a_fresh_database(
     await kind.simulator.control("wuzapi/restart", {"forget": True})
     await poll(hass)
     assert await kind.webhook() == ours
-    user = next(iter(kind.simulator.state.wuzapi.users.values()))
     if name == "wuzapi":
-        assert user.hmac_key is not None
+        assert (await kind.simulator.wuzapi_user())["hmac_key"] is not None
         await poll(hass)  # a second disconnected reading: now it connects
     assert state(hass, "sensor.home_session").state == "connected"
-    assert user.clients == 1
+    assert (await kind.simulator.wuzapi_user())["clients"] == 1
     await kind.receive(hass, text="back", **{"from": CONTACT})
     assert texts(bus) == ["back"]
 
@@ -373,8 +374,11 @@ async def test_undocumented_wuzapi_answers_break_nothing(
     await kind.simulator.fault(status=500, path="/session/s3/config")
     entry = await setup_entry(hass, kind.entry())
     assert entry.state is ConfigEntryState.LOADED
-    user = next(iter(kind.simulator.state.wuzapi.users.values()))
-    user.hmac_key = None  # lost, and its read-back answers an error
+    # The key is lost, and its read-back answers an error.
+    async with kind.simulator.session.delete(
+        f"{kind.simulator.url}/session/hmac/config", headers={"Token": USER_TOKEN}
+    ) as response:
+        assert response.status == 200
     await kind.simulator.fault(status=500, path="/session/hmac/config")
     await poll(hass)
-    assert user.hmac_key is not None
+    assert (await kind.simulator.wuzapi_user())["hmac_key"] is not None

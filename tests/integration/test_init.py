@@ -31,6 +31,13 @@ from .conftest import (
 )
 
 
+async def maytapi_webhook(simulator: SimulatorHandle) -> str:
+    """Where the simulator's Maytapi phone posts its events."""
+    phones = await simulator.get("maytapi/phones")
+    url: str = next(phone["webhook"] for phone in phones if str(phone["id"]) == PHONE_ID)
+    return url
+
+
 async def test_load_and_unload(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
@@ -124,7 +131,6 @@ async def test_dropped_socket_is_left_to_reconnect_by_itself(
 ) -> None:
     """One disconnected reading starts nothing: whatsmeow is reconnecting, and a connect
     meanwhile would start a second client on the server."""
-    user = next(iter(simulator.state.wuzapi.users.values()))
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/drop_socket")
     await hass.async_block_till_done()
     await poll(hass)
@@ -132,7 +138,7 @@ async def test_dropped_socket_is_left_to_reconnect_by_itself(
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/reconnect")
     await poll(hass)
     assert state(hass, "sensor.home_session").state == "connected"
-    assert user.clients == 1
+    assert (await simulator.wuzapi_user())["clients"] == 1
 
 
 async def test_stopped_session_is_started_again(
@@ -140,18 +146,17 @@ async def test_stopped_session_is_started_again(
 ) -> None:
     """A restarted gateway runs no client: the second disconnected reading connects it, the
     fourth would try again, not every one in between."""
-    user = next(iter(simulator.state.wuzapi.users.values()))
     await simulator.control("wuzapi/restart")
     await poll(hass)
     assert state(hass, "sensor.home_session").state == "disconnected"
-    assert not user.client
+    assert not (await simulator.wuzapi_user())["client"]
     await simulator.fault(status=500, path="/session/connect")  # the first try fails
     await poll(hass)
     await poll(hass)
-    assert not user.client
+    assert not (await simulator.wuzapi_user())["client"]
     await poll(hass)
     assert state(hass, "sensor.home_session").state == "connected"
-    assert user.clients == 1
+    assert (await simulator.wuzapi_user())["clients"] == 1
 
 
 async def test_logout_from_phone(
@@ -181,7 +186,7 @@ async def test_cloud_gateway_without_external_url(
     issue = issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}")
     assert issue is not None
     assert issue.translation_placeholders == {"title": "Shop"}
-    assert simulator.state.maytapi.phones[PHONE_ID].webhook == ""
+    assert await maytapi_webhook(simulator) == ""
 
     url = hass.config.internal_url
     await hass.config.async_update(external_url=url)
@@ -191,7 +196,7 @@ async def test_cloud_gateway_without_external_url(
     else:
         await poll(hass)
     assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
-    assert simulator.state.maytapi.phones[PHONE_ID].webhook.startswith(url)
+    assert (await maytapi_webhook(simulator)).startswith(url)
 
 
 async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
@@ -203,9 +208,7 @@ async def test_webhook_refused_at_setup(hass: HomeAssistant, simulator: Simulato
     # Home Assistant tries again by itself; the webhook is registered anew and all is well.
     await poll(hass, 300)
     assert entry.state is ConfigEntryState.LOADED
-    assert next(iter(simulator.state.wuzapi.users.values())).webhook.endswith(
-        entry.data["webhook_id"]
-    )
+    assert (await simulator.wuzapi_user())["webhook"].endswith(entry.data["webhook_id"])
 
 
 class FakeCloud:
@@ -244,7 +247,7 @@ async def test_cloud_gateway_uses_cloudhook(
     await pair_maytapi_phone(simulator)
     entry = await setup_entry(hass, maytapi_entry(simulator))
     hook = f"https://hooks.nabu.casa/{entry.data['webhook_id']}"
-    assert simulator.state.maytapi.phones[PHONE_ID].webhook == hook
+    assert await maytapi_webhook(simulator) == hook
     assert entry.data["cloudhook_url"] == hook
     assert issue_registry.async_get_issue(DOMAIN, f"webhook_unreachable_{entry.entry_id}") is None
 

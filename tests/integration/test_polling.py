@@ -43,6 +43,13 @@ async def next_poll(hass: HomeAssistant, seconds: float = DEFAULT_POLL_INTERVAL)
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def faults_left(chatapi: ChatApi) -> int:
+    """How many failures the one pending fault has left."""
+    [fault] = await chatapi.simulator.faults()
+    times: int = fault["times"]
+    return times
+
+
 async def test_restart_between_polls_fires_each_message_once(
     hass: HomeAssistant, chatapi: ChatApi, bus: Bus, hass_storage: dict
 ) -> None:
@@ -82,10 +89,10 @@ async def test_failing_polls_back_off_and_lose_nothing(
     await chatapi.write(text="during the outage")
     await next_poll(hass)  # fails: next try in 10 s
     await next_poll(hass)  # too early for it
-    assert chatapi.simulator.state.faults.pending[0].times == 2
+    assert [fault["times"] for fault in await chatapi.simulator.faults()] == [2]
     await next_poll(hass, 10)  # fails: next in 20 s
     await next_poll(hass, 20)  # fails: next in 40 s
-    assert not chatapi.simulator.state.faults.pending
+    assert await chatapi.simulator.faults() == []
     assert received == []
     await next_poll(hass, 40)
     assert [event.data["text"] for event in received] == ["during the outage"]
@@ -98,12 +105,11 @@ async def test_backoff_is_capped(hass: HomeAssistant, chatapi: ChatApi) -> None:
     """However long the outage, a poll comes at least every MAX_POLL_BACKOFF seconds."""
     await setup_entry(hass, chatapi.entry())
     await chatapi.simulator.fault(status=503, times=20, path=MESSAGES)
-    pending = chatapi.simulator.state.faults.pending[0]
     # The pauses double from 10 s; the seventh would be 640 s without the cap.
     waits = [DEFAULT_POLL_INTERVAL, 10, 20, 40, 80, 160, MAX_POLL_BACKOFF, MAX_POLL_BACKOFF]
     for number, wait in enumerate(waits):
         await next_poll(hass, wait)
-        assert pending.times == 20 - number - 1
+        assert await faults_left(chatapi) == 20 - number - 1
 
 
 async def test_webhook_mode_does_not_poll(
@@ -113,11 +119,11 @@ async def test_webhook_mode_does_not_poll(
     # A fault waiting for the first request to /messages: it stays unused if none comes.
     await chatapi.simulator.fault(status=503, times=1, path=MESSAGES)
     await setup_entry(hass, chatapi.entry(options={"inbound_mode": "webhook"}))
-    instance = chatapi.simulator.state.chatapi.instance
-    assert instance.webhook.endswith("/api/webhook/" + "0123456789abcdef" * 4)
-    assert instance.ack_notifications is True
+    instance = await chatapi.simulator.get("chatapi/instance")
+    assert instance["webhook"].endswith("/api/webhook/" + "0123456789abcdef" * 4)
+    assert instance["ack_notifications"] is True
     await next_poll(hass, 60)
-    assert [fault.path for fault in chatapi.simulator.state.faults.pending] == [MESSAGES]
+    assert [fault["path"] for fault in await chatapi.simulator.faults()] == [MESSAGES]
 
 
 async def test_removing_the_account_forgets_the_cursor(
@@ -164,13 +170,12 @@ async def test_polling_stops_with_home_assistant(hass: HomeAssistant, chatapi: C
     """Once Home Assistant stops (and its HTTP session with it), nothing polls any more."""
     await setup_entry(hass, chatapi.entry())
     await chatapi.simulator.fault(status=503, times=5, path=MESSAGES)
-    pending = chatapi.simulator.state.faults.pending[0]
     await next_poll(hass)
-    assert pending.times == 4  # polling runs
+    assert await faults_left(chatapi) == 4  # polling runs
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
     await next_poll(hass, MAX_POLL_BACKOFF)
-    assert pending.times == 4
+    assert await faults_left(chatapi) == 4
 
 
 async def test_cursor_is_saved_only_after_its_messages_fired(

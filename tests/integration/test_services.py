@@ -16,16 +16,19 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import DOMAIN, MAX_FILE_BYTES
-from tests.conftest import SimulatorHandle
+from tests.conftest import USER_TOKEN, SimulatorHandle
+
+from .conftest import maytapi_entry, pair_maytapi_phone, setup_entry
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
 
-def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
+async def sent(simulator: SimulatorHandle) -> list[dict[str, Any]]:
     """What the wuzapi user has sent, oldest first."""
-    return next(iter(simulator.state.wuzapi.users.values())).sent
+    records: list[dict[str, Any]] = await simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")
+    return records
 
 
 async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:
@@ -46,7 +49,7 @@ async def test_send_message_to_several_targets(
         target=["+49 170 0000002", "491700000003@s.whatsapp.net", "120363012345678901@g.us"],
         message="Door opened",
     )
-    requests = sent(simulator)
+    requests = await sent(simulator)
     assert [(r["endpoint"], r["body"]["Phone"], r["body"]["Body"]) for r in requests] == [
         ("/chat/send/text", "491700000002", "Door opened"),
         ("/chat/send/text", "491700000003", "Door opened"),
@@ -74,7 +77,7 @@ async def test_reply_and_single_account(
 ) -> None:
     """With one account the entry may be left out; reply_to quotes a message."""
     await call(hass, "send_message", target="491700000002", message="pong", reply_to="ABC123")
-    body = sent(simulator)[0]["body"]
+    body = (await sent(simulator))[0]["body"]
     assert body["ContextInfo"]["StanzaID"] == "ABC123"
     assert body["Body"] == "pong"
 
@@ -87,7 +90,7 @@ async def test_no_response_unless_asked(
         DOMAIN, "send_message", {"target": "491700000002", "message": "hi"}, blocking=True
     )
     assert result is None
-    assert len(sent(simulator)) == 1
+    assert len(await sent(simulator)) == 1
 
 
 @pytest.mark.parametrize(
@@ -112,7 +115,7 @@ async def test_bad_input(
     assert raised.value.translation_key == key
     assert str(raised.value)  # the translated text, not the key
     assert key not in str(raised.value)
-    assert sent(simulator) == []
+    assert await sent(simulator) == []
 
 
 async def test_account_not_loaded(hass: HomeAssistant, wuzapi_account: MockConfigEntry) -> None:
@@ -145,7 +148,7 @@ async def test_gateway_error_names_the_target(
     assert raised.value.translation_placeholders["targets"] == "491700000009"
     assert "491700000009" in str(raised.value)
     # The error names what did go out, so that nobody sends it again.
-    [delivered] = sent(simulator)
+    [delivered] = await sent(simulator)
     assert delivered["body"]["Phone"] == "491700000002"
     assert f"491700000002 ({delivered['id']})" in str(raised.value)
 
@@ -161,7 +164,7 @@ async def test_outage_is_retried(
     await simulator.fault(status=503, times=2, path="/chat/send/text")
     response = await call(hass, "send_message", target="491700000002", message="later")
     assert len(response["messages"]) == 1
-    assert [r["body"]["Body"] for r in sent(simulator)] == ["later"]
+    assert [r["body"]["Body"] for r in await sent(simulator)] == ["later"]
 
 
 async def test_outage_gives_up(
@@ -175,7 +178,7 @@ async def test_outage_gives_up(
     await simulator.fault(status=429, times=5, path="/chat/send/text", retry_after=0)
     with pytest.raises(HomeAssistantError, match="491700000002"):
         await call(hass, "send_message", target="491700000002", message="x")
-    assert sent(simulator) == []
+    assert await sent(simulator) == []
 
 
 @pytest.fixture
@@ -222,7 +225,7 @@ async def test_send_file_from_url(
         url=f"{file_server}/cam/snapshot.png",
         caption="Front door",
     )
-    request = sent(simulator)[0]
+    request = (await sent(simulator))[0]
     assert request["endpoint"] == "/chat/send/image"
     assert request["body"]["Caption"] == "Front door"
     assert request["body"]["Image"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -247,7 +250,7 @@ async def test_send_file_with_authentication(
         filename="Report.pdf",
         **auth,
     )
-    request = sent(simulator)[0]
+    request = (await sent(simulator))[0]
     assert request["endpoint"] == "/chat/send/document"
     assert request["body"]["FileName"] == "Report.pdf"
     assert base64.b64decode(request["body"]["Document"].split(",", 1)[1]) == b"%PDF-1.4 report"
@@ -281,7 +284,7 @@ async def test_send_file_url_errors(
     with pytest.raises(error) as raised:
         await call(hass, "send_file", target="491700000002", url=f"{file_server}{path}", **extra)
     assert raised.value.translation_key == key
-    assert sent(simulator) == []
+    assert await sent(simulator) == []
 
 
 async def test_send_file_unreachable_url(
@@ -308,7 +311,7 @@ async def test_send_local_file(
     await call(
         hass, "send_file", target="491700000002", file=str(allowed / "voice.ogg"), kind="voice"
     )
-    request = sent(simulator)[0]
+    request = (await sent(simulator))[0]
     assert request["endpoint"] == "/chat/send/audio"
     assert request["body"]["ptt"] is True
 
@@ -318,7 +321,7 @@ async def test_send_local_file(
     with pytest.raises(ServiceValidationError) as raised:
         await call(hass, "send_file", target="491700000002", file=str(allowed / "gone.png"))
     assert raised.value.translation_key == "file_unreadable"
-    assert len(sent(simulator)) == 1
+    assert len(await sent(simulator)) == 1
 
 
 async def test_send_media_source(
@@ -335,7 +338,7 @@ async def test_send_media_source(
             "media_content_type": "image/png",
         },
     )
-    request = sent(simulator)[0]
+    request = (await sent(simulator))[0]
     assert request["endpoint"] == "/chat/send/image"
 
     with pytest.raises(ServiceValidationError) as raised:
@@ -351,7 +354,7 @@ async def test_send_media_source(
 async def test_send_image_entity(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
-    """An image entity's picture can be sent: here the account's own QR code while pairing."""
+    """An image entity's picture can be sent: here one account's QR code, by another."""
     await simulator.control("wuzapi/users/user-token/logout_from_phone")
     async with simulator.session.post(
         f"{simulator.url}/session/connect", headers={"Token": "user-token"}, json={}
@@ -359,17 +362,17 @@ async def test_send_image_entity(
         assert response.status == 200
     await hass.async_block_till_done()
     assert hass.states.get("image.home_qr_code").state != "unavailable"
-    user = next(iter(simulator.state.wuzapi.users.values()))
-    user.paired = True  # linked again, so that it can send
+    await pair_maytapi_phone(simulator)
+    shop = await setup_entry(hass, maytapi_entry(simulator))
     await call(
         hass,
         "send_file",
-        target="491700000002",
+        config_entry_id=shop.entry_id,
+        target="905301112233",
         media={"media_content_id": "media-source://image/image.home_qr_code"},
     )
-    request = sent(simulator)[0]
-    assert request["endpoint"] == "/chat/send/image"
-    assert request["body"]["Image"].startswith("data:image/png;base64,iVBORw0KGgo")
+    [record] = await simulator.get("maytapi/phones/12/sent")
+    assert record["body"]["message"].startswith("data:image/png;base64,iVBORw0KGgo")
 
 
 @pytest.mark.parametrize("sources", [{}, {"url": "http://127.0.0.1:9/a.png", "file": "/tmp/a.png"}])
@@ -392,7 +395,7 @@ async def test_maytapi_send_file(
     await call(
         hass, "send_file", target="905301112233", url=f"{file_server}/cam/snapshot.png", caption="c"
     )
-    [record] = simulator.state.maytapi.phones["12"].sent
+    [record] = await simulator.get("maytapi/phones/12/sent")
     assert record["chat_id"] == "905301112233@c.us"
     assert record["body"]["type"] == "media"
     assert record["body"]["text"] == "c"

@@ -85,11 +85,11 @@ async def test_wuzapi_text_message(
     )
     await pair_wuzapi_user(simulator)
     entry = await setup_entry(hass, wuzapi_entry(simulator))
-    user = next(iter(simulator.state.wuzapi.users.values()))
+    user = await simulator.wuzapi_user()
     # The integration pointed the gateway at its webhook and gave it the signing key (which
     # the old build cannot take: its posts carry the user token instead).
-    assert user.webhook == str(ha_client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
-    assert user.hmac_key == (None if build == "2025-05" else HMAC_KEY)
+    assert user["webhook"] == str(ha_client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
+    assert user["hmac_key"] == (None if build == "2025-05" else HMAC_KEY)
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
 
     await inbound(simulator, text="ping", id="MSG1", name="Anna", **{"from": "491700000002"})
@@ -300,8 +300,8 @@ async def test_maytapi_message_and_batched_acks(
     simulator = await start_simulator(maytapi=MaytapiConfig(ack_interval=0))
     await pair_maytapi_phone(simulator)
     entry = await setup_entry(hass, maytapi_entry(simulator))
-    phone = simulator.state.maytapi.phones[PHONE_ID]
-    assert phone.webhook.endswith(f"/api/webhook/{WEBHOOK_ID[::-1]}")
+    [phone] = await simulator.get("maytapi/phones")
+    assert phone["webhook"].endswith(f"/api/webhook/{WEBHOOK_ID[::-1]}")
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
     statuses = bus.listen(EVENT_MESSAGE_STATUS)
 
@@ -354,8 +354,13 @@ async def test_media_not_inlined_is_fetched(
     """A message whose media the gateway did not inline fires with the bytes fetched from the
     gateway; and, should that fail, it still fires, with the media described."""
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
-    user = next(iter(simulator.state.wuzapi.users.values()))
-    user.media_delivery = "s3"  # S3 delivery without working S3: nothing inline
+    # S3 delivery without working S3: nothing inline.
+    async with simulator.session.post(
+        f"{simulator.url}/session/s3/config",
+        headers={"Token": USER_TOKEN},
+        json={"enable": False, "media_delivery": "s3"},
+    ) as response:
+        assert response.status == 200
     if download_fails:
         await simulator.fault(status=500, path="/chat/downloadimage")
     await inbound(
