@@ -58,7 +58,6 @@ class Simulator:
         """Routes of the enabled products and the shared control API."""
         routes = [
             web.get("/__emulator/webhook_log", self.webhook_log),
-            web.delete("/__emulator/webhook_log", self.clear_webhook_log),
             web.post("/__emulator/faults", self.add_fault),
             web.get("/__emulator/faults", self.list_faults),
         ]
@@ -76,11 +75,6 @@ class Simulator:
     async def webhook_log(self, request: web.Request) -> web.Response:
         """Every webhook post made so far."""
         return web.json_response([delivery.as_dict() for delivery in self.sender.log])
-
-    async def clear_webhook_log(self, request: web.Request) -> web.Response:
-        """Forget the webhook log."""
-        self.sender.log.clear()
-        return web.json_response({"ok": True})
 
     async def add_fault(self, request: web.Request) -> web.Response:
         """Fail the next requests: {"status": 503, "times": 1, "path": "/chat", "retry_after": 5}.

@@ -48,7 +48,6 @@ class ChatApiInstance:
     ack_notifications: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
-    queue: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def jid(self) -> str:
@@ -108,8 +107,6 @@ class ChatApiSimulator:
             r.get(base + "/webhook", self.get_webhook),
             r.post(base + "/webhook", self.set_webhook),
             r.route("*", base + "/settings/ackNotificationsOn", self.ack_notifications),
-            r.get(base + "/showMessagesQueue", self.show_queue),
-            r.get(base + "/clearMessagesQueue", self.clear_queue),
             r.post(control + "/scan", self.control_scan),
             r.post(control + "/inbound", self.control_inbound),
             r.post(control + "/ack", self.control_ack),
@@ -197,9 +194,6 @@ class ChatApiSimulator:
         sent_id = f"true_{chat}_{message_id()}"
         record = {"id": sent_id, "endpoint": request.path.rsplit("/", 1)[1], "body": body}
         instance.sent.append(record)
-        if instance.account_status != "authenticated":
-            # Queued, and sent once the instance is linked, as the real service does.
-            instance.queue.append(record)
         instance.log(
             {
                 "id": sent_id,
@@ -277,19 +271,6 @@ class ChatApiSimulator:
             self.instance.ack_notifications = value in (1, True, "1", "true")
         return web.json_response({"ackNotificationsOn": int(self.instance.ack_notifications)})
 
-    @instance_route
-    async def show_queue(self, request: web.Request) -> web.Response:
-        """GET /showMessagesQueue."""
-        queue = self.instance.queue
-        return web.json_response({"totalMessages": len(queue), "first100": queue[:100]})
-
-    @instance_route
-    async def clear_queue(self, request: web.Request) -> web.Response:
-        """GET /clearMessagesQueue."""
-        count = len(self.instance.queue)
-        self.instance.queue.clear()
-        return web.json_response({"message": f"Cleared {count} messages"})
-
     async def _post(self, body: dict[str, Any]) -> None:
         if self.instance.webhook:
             payload = {"instanceId": self.config.instance_id, **body}
@@ -311,7 +292,6 @@ class ChatApiSimulator:
         instance.name = str(body.get("name", ""))
         instance.account_status = "authenticated"
         instance.substatus = "normal"
-        instance.queue.clear()
         return web.json_response({"number": instance.number})
 
     async def control_instance(self, request: web.Request) -> web.Response:

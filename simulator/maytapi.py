@@ -62,7 +62,6 @@ class MaytapiPhone:
     qr_serial: int = 1
     fail_next_send: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)
-    queue: list[dict[str, Any]] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         """The phone as /listPhones shows it."""
@@ -148,7 +147,6 @@ class MaytapiSimulator:
             r.get(base + "/listPhones", self.list_phones),
             r.post(base + "/addPhone", self.add_phone),
             r.post(base + "/setWebhook", self.set_webhook),
-            r.post(base + "/setAckPreference", self.set_ack_preference),
             r.get(base + "/logs", self.get_logs),
             r.get(phone + "/status", self.status),
             r.get(phone + "/qrCode", self.qr_code),
@@ -157,7 +155,6 @@ class MaytapiSimulator:
             r.get(phone + "/redeploy", self.redeploy),
             r.get(phone + "/config", self.get_config),
             r.post(phone + "/config", self.set_config),
-            r.get(phone + "/queue", self.get_queue),
             r.post(phone + "/sendMessage", self.send_message),
             r.post("/__emulator/maytapi/phones/{phone}/scan", self.control_scan),
             r.post("/__emulator/maytapi/phones/{phone}/inbound", self.control_inbound),
@@ -228,16 +225,6 @@ class MaytapiSimulator:
         return web.json_response(self._product_data())
 
     @product_route
-    async def set_ack_preference(self, request: web.Request) -> web.Response:
-        """POST /setAckPreference (`ack_delivery`, or the older `preference`)."""
-        body = await read_json(request)
-        value = body.get("ack_delivery", body.get("preference"))
-        if not isinstance(value, bool):
-            return refuse("ack_delivery must be a boolean")
-        self.ack_delivery = value
-        return web.json_response(self._product_data())
-
-    @product_route
     async def get_logs(self, request: web.Request) -> web.Response:
         """GET /logs: the webhook delivery log."""
         return web.json_response(
@@ -304,11 +291,6 @@ class MaytapiSimulator:
         return web.json_response(phone.config_answer())
 
     @phone_route
-    async def get_queue(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
-        """GET /<phone>/queue: messages waiting for the phone to come online."""
-        return web.json_response({"success": True, "data": phone.queue})
-
-    @phone_route
     async def send_message(self, request: web.Request, phone: MaytapiPhone) -> web.Response:
         """POST /<phone>/sendMessage: validated, queued, acknowledged in batches."""
         body = await read_json(request)
@@ -331,8 +313,6 @@ class MaytapiSimulator:
         sent_id = message_id()
         record = {"id": sent_id, "chat_id": chat_id, "body": body}
         phone.sent.append(record)
-        if phone.status != "active":
-            phone.queue.append(record)
         if phone.fail_next_send:
             phone.fail_next_send = False
             self.sender.later(
@@ -400,8 +380,6 @@ class MaytapiSimulator:
                 "status": status,
             },
         )
-        if status == "active" and phone.queue:
-            phone.queue.clear()
 
     async def flush_acks(self) -> int:
         """Deliver the acks collected so far, one batched webhook per phone."""

@@ -95,7 +95,6 @@ MEDIA_FIELDS = {
 PLAIN_SENDS = {
     "/chat/send/text": (("Body",), True),
     "/chat/send/contact": (("Name", "Vcard"), True),
-    "/chat/send/edit": (("Body", "Id"), False),
     "/chat/react": (("Body", "Id"), False),
 }
 EXTENSIONS = {
@@ -318,10 +317,6 @@ class WuzapiSimulator:
         return [
             r.get("/admin/users", self.list_users),
             r.post("/admin/users", self.add_user),
-            r.get("/admin/users/{id}", self.get_user),
-            r.put("/admin/users/{id}", self.edit_user),
-            r.delete("/admin/users/{id}", self.delete_user),
-            r.delete("/admin/users/{id}/full", self.delete_user),
             r.post("/session/connect", self.connect),
             r.get("/session/status", self.status),
             r.get("/session/qr", self.qr),
@@ -330,21 +325,14 @@ class WuzapiSimulator:
             r.post("/session/logout", self.logout),
             r.post("/session/hmac/config", self.set_hmac),
             r.get("/session/hmac/config", self.get_hmac),
-            r.delete("/session/hmac/config", self.delete_hmac),
             r.post("/session/s3/config", self.set_s3),
             r.get("/session/s3/config", self.get_s3),
-            r.delete("/session/s3/config", self.delete_s3),
             r.post("/webhook", self.set_webhook),
             r.get("/webhook", self.get_webhook),
-            r.put("/webhook", self.update_webhook),
-            r.delete("/webhook", self.delete_webhook),
             *(r.post(path, self.send_plain) for path in PLAIN_SENDS),
             *(r.post(f"/chat/send/{kind}", self.send_media) for kind in MEDIA_FIELDS),
             r.post("/chat/send/location", self.send_location),
-            r.post("/chat/send/poll", self.send_poll),
-            r.post("/chat/delete", self.delete_message),
             r.post("/chat/markread", self.markread),
-            r.post("/chat/presence", self.presence),
             *(r.post(f"/chat/download{kind}", self.download) for kind in MEDIA_FIELDS),
             r.post("/user/check", self.check),
             r.get("/__emulator/wuzapi/users", self.control_users),
@@ -390,12 +378,6 @@ class WuzapiSimulator:
     async def list_users(self, request: web.Request) -> web.Response:
         """GET /admin/users."""
         return envelope([user.public() for user in self.users.values()])
-
-    @admin_route
-    async def get_user(self, request: web.Request) -> web.Response:
-        """GET /admin/users/{id}."""
-        user = self.users.get(request.match_info["id"])
-        return envelope([user.public()]) if user else failure(404, "user not found")
 
     @admin_route
     async def add_user(self, request: web.Request) -> web.Response:
@@ -449,35 +431,6 @@ class WuzapiSimulator:
         user = self._add_user(name, token, webhook=str(body.get("webhook") or ""), events=names)
         # Not enveloped, as text/plain.
         return web.Response(text=f'{{"id":{user.id}}}', content_type="text/plain")
-
-    @admin_route
-    async def edit_user(self, request: web.Request) -> web.Response:
-        """PUT /admin/users/{id} (newer builds only)."""
-        if self.config.old:
-            return not_found()
-        user = self.users.get(request.match_info["id"])
-        if user is None:
-            return failure(404, "user not found")
-        body = await read_json(request)
-        if "name" in body:
-            user.name = str(body["name"])
-        if "webhook" in body:
-            user.webhook = str(body["webhook"])
-        if "events" in body:
-            events, error = _parse_events(body["events"])
-            if error:
-                return failure(400, "invalid event type", error)
-            user.events = events
-        return envelope(user.public())
-
-    @admin_route
-    async def delete_user(self, request: web.Request) -> web.Response:
-        """DELETE /admin/users/{id}[/full]."""
-        if self.users.pop(request.match_info["id"], None) is None:
-            return failure(404, "user not found")
-        return envelope({"Details": "User deleted successfully"})
-
-    # Session
 
     @user_route
     async def connect(self, request: web.Request, user: WuzapiUser) -> web.Response:
@@ -625,14 +578,6 @@ class WuzapiSimulator:
         return web.json_response({"hmac_key": "***" if user.hmac_key else ""})
 
     @user_route
-    async def delete_hmac(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """DELETE /session/hmac/config."""
-        if self.config.old:
-            return not_found()
-        user.hmac_key = None
-        return envelope({"Details": "HMAC configuration deleted successfully"})
-
-    @user_route
     async def set_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """POST /session/s3/config: only media_delivery matters to the simulator."""
         if self.config.old:
@@ -649,16 +594,6 @@ class WuzapiSimulator:
         if self.config.old:
             return not_found()
         return envelope({"enabled": False, "media_delivery": user.media_delivery})
-
-    @user_route
-    async def delete_s3(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """DELETE /session/s3/config."""
-        if self.config.old:
-            return not_found()
-        user.media_delivery = "base64"
-        return envelope({"Details": "S3 configuration deleted successfully"})
-
-    # Webhook configuration
 
     @user_route
     async def set_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
@@ -679,31 +614,6 @@ class WuzapiSimulator:
     async def get_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
         """GET /webhook."""
         return envelope({"webhook": user.webhook, "subscribe": user.events})
-
-    @user_route
-    async def update_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """PUT /webhook; active=false clears URL and events."""
-        body = await read_json(request)
-        if body.get("active") is False:
-            user.webhook, user.events = "", []
-        else:
-            user.webhook = str(body.get("webhook") or user.webhook)
-            if "events" in body:
-                events, error = _parse_events(body["events"])
-                if error:
-                    return failure(400, "invalid event type", error)
-                user.events = events
-        return envelope(
-            {"webhook": user.webhook, "events": user.events, "active": bool(user.webhook)}
-        )
-
-    @user_route
-    async def delete_webhook(self, request: web.Request, user: WuzapiUser) -> web.Response:
-        """DELETE /webhook."""
-        user.webhook, user.events = "", []
-        return envelope({"Details": "Webhook and events deleted successfully"})
-
-    # Sending
 
     async def _sent(
         self, user: WuzapiUser, endpoint: str, body: dict[str, Any], *, receipts: bool = True
@@ -813,30 +723,6 @@ class WuzapiSimulator:
         return await self._sent(user, request.path, body)
 
     @send_route(need_phone=False)
-    async def send_poll(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/send/poll."""
-        options = body.get("options")
-        if not body.get("group") or not body.get("header"):
-            return failure(400, "missing group or header in Payload")
-        if not isinstance(options, list) or len(options) < 2:
-            return failure(400, "at least 2 options are required")
-        sent_id = message_id()
-        user.sent.append({"endpoint": request.path, "id": sent_id, "body": body})
-        return envelope({"Details": "Poll sent successfully", "Id": sent_id})
-
-    @send_route(need_phone=True)
-    async def delete_message(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/delete."""
-        if not body.get("Id"):
-            return failure(400, "missing Id in Payload")
-        user.sent.append({"endpoint": request.path, "id": body["Id"], "body": body})
-        return envelope({"Details": "Deleted", "Timestamp": int(now().timestamp())})
-
-    @send_route(need_phone=False)
     async def markread(
         self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
     ) -> web.Response:
@@ -848,16 +734,6 @@ class WuzapiSimulator:
             return failure(400, "missing Chat in Payload")
         user.sent.append({"endpoint": request.path, "id": None, "body": body})
         return envelope({"Details": "Message(s) marked as read"})
-
-    @send_route(need_phone=True)
-    async def presence(
-        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
-    ) -> web.Response:
-        """POST /chat/presence."""
-        if body.get("State") not in ("composing", "paused"):
-            return failure(400, "invalid State in Payload")
-        user.sent.append({"endpoint": request.path, "id": None, "body": body})
-        return envelope({"Details": "Chat presence set successfuly"})
 
     @send_route(need_phone=False)
     async def download(

@@ -36,13 +36,6 @@ async def test_product_routes(simulator: SimulatorHandle, webhook_sink: WebhookS
     )
     answer = (await call(simulator, "POST", f"{BASE}/setWebhook", {"webhook": webhook_sink.url}))[1]
     assert answer["webhook"] == webhook_sink.url
-    assert (await call(simulator, "POST", f"{BASE}/setAckPreference", {"preference": False}))[1][
-        "ack_delivery"
-    ] is False
-    assert (await call(simulator, "POST", f"{BASE}/setAckPreference", {"ack_delivery": True}))[1][
-        "ack_delivery"
-    ] is True
-    assert (await call(simulator, "POST", f"{BASE}/setAckPreference", {}))[0] == 400
 
     # the product webhook receives events when the phone has none of its own
     await simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": "905307654321"})
@@ -56,23 +49,11 @@ async def test_product_routes(simulator: SimulatorHandle, webhook_sink: WebhookS
 async def test_phone_routes(simulator: SimulatorHandle) -> None:
     status, screen = await call(simulator, "GET", f"{PHONE}/screen")
     assert status == 200 and screen.startswith(b"\x89PNG")
-    assert (await call(simulator, "GET", f"{PHONE}/queue"))[1] == {"success": True, "data": []}
     answer = (await call(simulator, "POST", f"{PHONE}/config", {"webhook": "http://flat"}))[1]
     assert answer["status"]["webhook"] == "http://flat"
     answer = (await call(simulator, "POST", f"{PHONE}/config", {"ackDelivery": False}))[1]
     assert answer["status"] == {"webhook": "http://flat", "ack_delivery": False}
     assert (await call(simulator, "POST", f"{PHONE}/config", {"webhook": 5}))[0] == 400
-
-    # sends while the phone is not linked wait in the queue until it is
-    await call(
-        simulator,
-        "POST",
-        f"{PHONE}/sendMessage",
-        {"to_number": "1", "type": "text", "message": "queued"},
-    )
-    assert len((await call(simulator, "GET", f"{PHONE}/queue"))[1]["data"]) == 1
-    await simulator.control(f"maytapi/phones/{PHONE_ID}/scan", {"number": "905307654321"})
-    assert (await call(simulator, "GET", f"{PHONE}/queue"))[1]["data"] == []
 
 
 @pytest.mark.parametrize(
@@ -134,8 +115,6 @@ async def test_control_api(simulator: SimulatorHandle, webhook_sink: WebhookSink
         assert await resp.json() == []
     log = await (await simulator.session.get(f"{simulator.url}/__emulator/webhook_log")).json()
     assert [entry["product"] for entry in log] == ["maytapi"] * 3
-    async with simulator.session.delete(f"{simulator.url}/__emulator/webhook_log") as resp:
-        assert resp.status == 200
     async with simulator.session.post(
         f"{simulator.url}/__emulator/faults", json={"status": "x"}
     ) as resp:

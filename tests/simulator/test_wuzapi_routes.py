@@ -1,5 +1,4 @@
-"""The simulated wuzapi server answers like wuzapi does, including on the routes the library
-does not use yet (they are there for the integration, the demo and future features)."""
+"""The simulated wuzapi server answers like wuzapi does on the routes the library uses."""
 
 from __future__ import annotations
 
@@ -60,21 +59,8 @@ async def test_admin_routes(simulator: SimulatorHandle) -> None:
         {"name": "a", "token": "t2", "events": ["Message"]},
     )
     assert status == 201
-    user_id = answer["data"]["id"]
-    status, answer = await call(simulator, "GET", f"/admin/users/{user_id}", ADMIN)
-    assert answer["data"][0]["events"] == "Message"
-    status, answer = await call(
-        simulator,
-        "PUT",
-        f"/admin/users/{user_id}",
-        ADMIN,
-        {"name": "b", "webhook": "http://127.0.0.1:1/x", "events": "Message,QR"},
-    )
-    assert (answer["data"]["name"], answer["data"]["events"]) == ("b", "Message,QR")
-    assert (await call(simulator, "PUT", f"/admin/users/{user_id}", ADMIN, {"events": 3}))[0] == 400
-    assert (await call(simulator, "DELETE", f"/admin/users/{user_id}/full", ADMIN))[0] == 200
-    for method in ("GET", "PUT", "DELETE"):
-        assert (await call(simulator, method, f"/admin/users/{user_id}", ADMIN, {}))[0] == 404
+    _, answer = await call(simulator, "GET", "/admin/users", ADMIN)
+    assert [user["events"] for user in answer["data"] if user["name"] == "a"] == ["Message"]
 
 
 async def test_session_routes(simulator: SimulatorHandle) -> None:
@@ -109,8 +95,6 @@ async def test_hmac_s3_and_webhook_routes(simulator: SimulatorHandle) -> None:
     ] == 400
     await call(simulator, "POST", "/session/hmac/config", USER, {"hmac_key": "k" * 32})
     assert (await call(simulator, "GET", "/session/hmac/config", USER))[1] == {"hmac_key": "***"}
-    await call(simulator, "DELETE", "/session/hmac/config", USER)
-    assert (await call(simulator, "GET", "/session/hmac/config", USER))[1] == {"hmac_key": ""}
 
     assert (await call(simulator, "POST", "/session/s3/config", USER, {"media_delivery": "x"}))[
         0
@@ -119,31 +103,14 @@ async def test_hmac_s3_and_webhook_routes(simulator: SimulatorHandle) -> None:
     assert (await call(simulator, "GET", "/session/s3/config", USER))[1]["data"][
         "media_delivery"
     ] == "both"
-    await call(simulator, "DELETE", "/session/s3/config", USER)
-    assert (await call(simulator, "GET", "/session/s3/config", USER))[1]["data"][
-        "media_delivery"
-    ] == "base64"
 
     assert (await call(simulator, "POST", "/webhook", USER, {}))[0] == 400
     assert (await call(simulator, "POST", "/webhook", USER, {"webhookurl": "h", "events": 1}))[
         0
     ] == 400
-    _status, answer = await call(
-        simulator,
-        "PUT",
-        "/webhook",
-        USER,
-        {"webhook": "http://h", "events": ["QR"], "active": True},
-    )
-    assert answer["data"] == {"webhook": "http://h", "events": ["QR"], "active": True}
-    assert (await call(simulator, "PUT", "/webhook", USER, {"events": ["Bad"]}))[0] == 400
-    _, answer = await call(simulator, "PUT", "/webhook", USER, {"active": False})
-    assert answer["data"] == {"webhook": "", "events": [], "active": False}
-    await call(simulator, "POST", "/webhook", USER, {"webhookURL": "http://h2"})
-    assert (await call(simulator, "DELETE", "/webhook", USER))[1]["data"]["Details"].startswith(
-        "Webhook and events deleted"
-    )
-    assert (await call(simulator, "GET", "/webhook", USER))[1]["data"]["webhook"] == ""
+    await call(simulator, "POST", "/webhook", USER, {"webhookURL": "http://h2", "events": ["QR"]})
+    _, answer = await call(simulator, "GET", "/webhook", USER)
+    assert answer["data"] == {"webhook": "http://h2", "subscribe": ["QR"]}
 
 
 @pytest.mark.parametrize(
@@ -168,18 +135,9 @@ async def test_hmac_s3_and_webhook_routes(simulator: SimulatorHandle) -> None:
             "missing FileName in Payload",
         ),
         ("/chat/send/contact", {"Phone": "4917", "Name": "x"}, "missing Vcard in Payload"),
-        ("/chat/send/edit", {"Phone": "4917", "Body": "x"}, "missing Id in Payload"),
-        ("/chat/send/poll", {"group": "1@g.us"}, "missing group or header in Payload"),
-        (
-            "/chat/send/poll",
-            {"group": "1@g.us", "header": "h", "options": ["a"]},
-            "at least 2 options are required",
-        ),
         ("/chat/react", {"Phone": "4917", "Body": "x"}, "missing Id in Payload"),
-        ("/chat/delete", {"Phone": "4917"}, "missing Id in Payload"),
         ("/chat/markread", {"Chat": "x"}, "missing Id in Payload"),
         ("/chat/markread", {"Id": ["1"]}, "missing Chat in Payload"),
-        ("/chat/presence", {"Phone": "4917", "State": "x"}, "invalid State in Payload"),
         ("/chat/downloadimage", {"Url": "nope"}, "failed to download media"),
         ("/user/check", {}, "missing Phone in Payload"),
     ],
@@ -201,10 +159,6 @@ async def test_payload_that_is_not_an_object(paired: SimulatorHandle) -> None:
 
 async def test_other_chat_routes(paired: SimulatorHandle) -> None:
     ok = [
-        ("/chat/send/edit", {"Phone": "4917", "Body": "x", "Id": "3EB0"}, "Sent"),
-        ("/chat/send/poll", {"group": "1@g.us", "header": "h", "options": ["a", "b"]}, "Poll sent"),
-        ("/chat/delete", {"Phone": "4917", "Id": "3EB0"}, "Deleted"),
-        ("/chat/presence", {"Phone": "4917", "State": "composing"}, "Chat presence set"),
         ("/chat/send/image", {"Phone": "4917", "Image": "https://example.invalid/a.png"}, "Sent"),
     ]
     for path, body, details in ok:
