@@ -1,0 +1,335 @@
+"""The simulated wuzapi server's control API: the phone side, WhatsApp, the operator."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from ..common import message_id, now, read_json
+from .events import message_event, message_info, receipt_event
+from .server import (
+    EXTENSIONS,
+    MEDIA_FIELDS,
+    RECEIPTS_POSTED,
+    Part,
+    WuzapiUser,
+    decode_data_url,
+    jid,
+)
+
+
+class PhoneControl(Part):
+    """The control API: what the phone, WhatsApp and the server's operator do."""
+
+    def routes(self) -> list[web.RouteDef]:
+        """The group's routes."""
+        r = web
+        return [
+            r.get("/__emulator/wuzapi/users", self.control_users),
+            r.post("/__emulator/wuzapi/users/{id}/scan", self.control_scan),
+            r.post("/__emulator/wuzapi/users/{id}/link_code", self.control_link_code),
+            r.post("/__emulator/wuzapi/users/{id}/rotate_qr", self.control_rotate_qr),
+            r.post("/__emulator/wuzapi/users/{id}/qr_timeout", self.control_qr_timeout),
+            r.post("/__emulator/wuzapi/users/{id}/inbound", self.control_inbound),
+            r.post("/__emulator/wuzapi/users/{id}/receipt", self.control_receipt),
+            r.post("/__emulator/wuzapi/users/{id}/drop_socket", self.control_drop),
+            r.post("/__emulator/wuzapi/users/{id}/reconnect", self.control_reconnect),
+            r.post("/__emulator/wuzapi/users/{id}/logout_from_phone", self.control_logout),
+            r.post("/__emulator/wuzapi/users/{id}/protocol_noise", self.control_noise),
+            r.post("/__emulator/wuzapi/users/{id}/lose_hmac_key", self.control_lose_hmac_key),
+            r.post("/__emulator/wuzapi/users/{id}/settings", self.control_settings),
+            r.post("/__emulator/wuzapi/users/{id}/qr_pending", self.control_qr_pending),
+            r.post("/__emulator/wuzapi/restart", self.control_restart),
+            r.get("/__emulator/wuzapi/users/{id}/sent", self.control_sent),
+            r.get("/__emulator/wuzapi/users/{id}/chat", self.control_chat),
+            r.post("/__emulator/wuzapi/on_whatsapp", self.control_on_whatsapp),
+        ]
+
+    async def control_users(self, request: web.Request) -> web.Response:
+        """All users with their state."""
+        return web.json_response([user.control_view() for user in self.server.users.values()])
+
+    async def control_scan(self, request: web.Request) -> web.Response:
+        """The phone scans the QR code currently shown."""
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        if not user.connected or user.paired or not user.qr_payload:
+            raise web.HTTPConflict(text="this user is not showing a QR code")
+        if body.get("qr") not in (None, user.qr_payload):
+            raise web.HTTPConflict(text="that QR code has expired")
+        await self.server.pair(
+            user, str(body.get("phone", "491700000001")), str(body.get("name", ""))
+        )
+        return web.json_response(user.public())
+
+    async def control_link_code(self, request: web.Request) -> web.Response:
+        """The phone enters the pairing code."""
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        if not user.linking_code or body.get("code") != user.linking_code:
+            raise web.HTTPConflict(text="wrong or no pairing code")
+        await self.server.pair(user, user.linking_phone, str(body.get("name", "")))
+        return web.json_response(user.public())
+
+    async def control_rotate_qr(self, request: web.Request) -> web.Response:
+        """WhatsApp rotates the QR code (about every 20 s on a real server)."""
+        user = self.server.control_user(request)
+        if not user.connected or user.paired:
+            raise web.HTTPConflict(text="this user is not showing a QR code")
+        await self.server.new_qr(user)
+        return web.json_response({"qr": user.qr_payload})
+
+    async def control_qr_timeout(self, request: web.Request) -> web.Response:
+        """Nobody scanned in time: the client is destroyed."""
+        user = self.server.control_user(request)
+        self.server.stop_client(user)
+        user.qr_payload = ""
+        await self.server.emit(user, {"type": "QRTimeout", "event": "timeout"})
+        return web.json_response(user.public())
+
+    async def control_drop(self, request: web.Request) -> web.Response:
+        """The socket to WhatsApp drops."""
+        user = self.server.control_user(request)
+        user.connected = False
+        await self.server.emit(user, {"type": "Disconnected", "event": {}})
+        return web.json_response(user.public())
+
+    async def control_reconnect(self, request: web.Request) -> web.Response:
+        """The socket comes back."""
+        user = self.server.control_user(request)
+        user.client = user.connected = True
+        await self.server.emit(user, {"type": "Connected", "event": {}})
+        return web.json_response(user.public())
+
+    async def control_logout(self, request: web.Request) -> web.Response:
+        """The device is removed under Linked devices on the phone."""
+        user = self.server.control_user(request)
+        self.server.unlink(user)
+        await self.server.emit(
+            user, {"type": "LoggedOut", "event": {"OnConnect": False, "Reason": 0}}
+        )
+        return web.json_response(user.public())
+
+    async def control_qr_pending(self, request: web.Request) -> web.Response:
+        """The client runs but WhatsApp has not handed out its first code yet."""
+        user = self.server.control_user(request)
+        user.qr_payload = ""
+        return web.json_response(user.control_view())
+
+    async def control_settings(self, request: web.Request) -> web.Response:
+        """Settings as they stand in the server's database, changed by hand.
+
+        Any of {"webhook": …, "events": […], "hmac_key": … or null, "media_delivery": …}:
+        a user created or edited outside Home Assistant, or a database restored from before.
+        """
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        if "webhook" in body:
+            user.webhook = str(body["webhook"])
+        if "events" in body:
+            user.events = [str(event) for event in body["events"]]
+        if "hmac_key" in body:
+            user.hmac_key = None if body["hmac_key"] is None else str(body["hmac_key"])
+        if "media_delivery" in body:
+            user.media_delivery = str(body["media_delivery"])
+        return web.json_response(user.control_view())
+
+    async def control_lose_hmac_key(self, request: web.Request) -> web.Response:
+        """The server cannot decrypt the stored key any more: it posts unsigned until set again.
+
+        (The real server does so when WUZAPI_GLOBAL_ENCRYPTION_KEY is unset or changed.)
+        """
+        user = self.server.control_user(request)
+        user.hmac_unreadable = True
+        return web.json_response(user.public())
+
+    async def control_restart(self, request: web.Request) -> web.Response:
+        """The server restarts: no client runs until connect.
+
+        With "forget", its database was reset too: every user lost webhook, events and key.
+        """
+        forget = bool((await read_json(request)).get("forget", False))
+        for user in self.server.users.values():
+            self.server.stop_client(user)
+            if forget:
+                user.webhook, user.events, user.hmac_key = "", [], None
+        return web.json_response([user.public() for user in self.server.users.values()])
+
+    async def control_noise(self, request: web.Request) -> web.Response:
+        """A protocol message without user content, as sent right after pairing."""
+        user = self.server.control_user(request)
+        info = message_info(user.jid or "491700000001", user.jid or "491700000001", message_id())
+        info["IsFromMe"] = True
+        message = {"protocolMessage": {"type": 5, "historySyncNotification": {"syncType": 3}}}
+        await self.server.emit(user, {"type": "Message", "event": message_event(info, message)})
+        return web.json_response({"id": info["ID"]})
+
+    async def control_receipt(self, request: web.Request) -> web.Response:
+        """The recipient's phone reports delivery or reading."""
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        ids = body.get("ids") or []
+        chat = jid(str(body.get("chat", "491700000002")))
+        state = str(body.get("state", "Read"))
+        if state in RECEIPTS_POSTED:  # the server drops every other receipt
+            await self.server.emit(user, receipt_event(chat, ids, state))
+        return web.json_response({"ids": ids})
+
+    async def control_sent(self, request: web.Request) -> web.Response:
+        """What Home Assistant sent through this user."""
+        return web.json_response(self.server.control_user(request).sent)
+
+    async def control_chat(self, request: web.Request) -> web.Response:
+        """What the phone page shows: the session, the QR and the conversation."""
+        user = self.server.control_user(request)
+        return web.json_response(
+            {
+                **user.public(),
+                "qr": user.qr_payload,
+                "qr_image": user.qr_data_url,
+                "linking_code": user.linking_code,
+                "chat": user.chat,
+            }
+        )
+
+    async def control_on_whatsapp(self, request: web.Request) -> web.Response:
+        """Which numbers /user/check reports as having WhatsApp (null: all)."""
+        numbers = (await read_json(request)).get("numbers")
+        self.server.on_whatsapp = set(map(str, numbers)) if isinstance(numbers, list) else None
+        return web.json_response({"numbers": numbers})
+
+    async def control_inbound(self, request: web.Request) -> web.Response:
+        """A contact sends a message: text, media, location, contact, reaction, poll, reply."""
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        sender = "".join(ch for ch in str(body.get("from", "491700000002")) if ch.isdigit())
+        group = body.get("group")
+        chat = str(group) if group else sender
+        info = message_info(jid(chat), jid(sender), str(body.get("id") or message_id()))
+        info["PushName"] = str(body.get("name", ""))
+        info["IsFromMe"] = bool(body.get("from_me", False))
+        if body.get("lid"):
+            # Newer WhatsApp addresses some senders by LID and puts the phone in SenderAlt.
+            info["Sender"], info["SenderAlt"] = f"{int(sender) % 10**15:015d}@lid", jid(sender)
+            info["AddressingMode"] = "lid"
+        kind = str(body.get("kind", "text"))
+        context = None
+        if body.get("reply_to"):
+            context = {
+                "stanzaID": str(body["reply_to"]),
+                "participant": jid(str(body.get("reply_to_sender") or user.jid or sender)),
+                "quotedMessage": {"conversation": str(body.get("quoted_text", ""))},
+            }
+        extra: dict[str, Any] = {}
+        try:
+            message = self._inbound_message(user, kind, body, info, context, extra)
+        except ValueError as err:
+            raise web.HTTPBadRequest(text=str(err)) from None
+        event = {"type": "Message", "event": message_event(info, message), **extra}
+        user.chat.append(
+            {
+                "direction": "in",
+                "id": info["ID"],
+                "chat": info["Chat"],
+                "sender": jid(sender),
+                "name": info["PushName"],
+                "kind": kind,
+                "text": str(body.get("text") or body.get("caption") or ""),
+                "time": now().isoformat(timespec="seconds"),
+            }
+        )
+        await self.server.emit(user, event)
+        return web.json_response({"id": info["ID"], "event": event})
+
+    def _inbound_message(
+        self,
+        user: WuzapiUser,
+        kind: str,
+        body: dict[str, Any],
+        info: dict[str, Any],
+        context: dict[str, Any] | None,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        text = str(body.get("text", ""))
+        if kind == "text":
+            if context:
+                return {"extendedTextMessage": {"text": text, "contextInfo": context}}
+            return {"conversation": text}
+        if kind == "location":
+            info["Type"], info["MediaType"] = "media", "location"
+            location: dict[str, Any] = {
+                "degreesLatitude": float(body.get("latitude", 0)),
+                "degreesLongitude": float(body.get("longitude", 0)),
+            }
+            if body.get("place"):
+                location["name"] = str(body["place"])
+            return {"locationMessage": location}
+        if kind == "contact":
+            info["Type"], info["MediaType"] = "media", "vcard"
+            return {
+                "contactMessage": {
+                    "displayName": str(body.get("contact_name", "")),
+                    "vcard": str(body.get("vcard", "")),
+                }
+            }
+        if kind == "reaction":
+            info["Type"] = "reaction"
+            key = {
+                "remoteJID": info["Chat"],
+                "fromMe": bool(body.get("target_from_me", True)),
+                "ID": str(body.get("target_id", "")),
+            }
+            return {
+                "reactionMessage": {
+                    "key": key,
+                    "text": str(body.get("emoji", "👍")),
+                    "senderTimestampMS": int(now().timestamp() * 1000),
+                }
+            }
+        if kind == "poll":
+            info["Type"] = "poll"
+            options = [{"optionName": str(option)} for option in body.get("options", [])]
+            return {"pollCreationMessageV3": {"name": text, "options": options}}
+        media_kind = "audio" if kind == "voice" else kind
+        if media_kind not in MEDIA_FIELDS:
+            raise ValueError(f"unknown message kind {kind}")
+        data = decode_data_url(str(body.get("data", ""))) or b"simulated media"
+        mime = str(body.get("mime_type", "application/octet-stream"))
+        ext = EXTENSIONS.get(mime.split(";")[0], "bin")
+        path = f"/v/t62.7118-24/{info['ID']}.enc"
+        user.media[path] = (mime, data)
+        part: dict[str, Any] = {
+            "URL": f"https://mmg.whatsapp.net{path}",
+            "directPath": path,
+            "mimetype": mime,
+            "fileLength": len(data),
+            "mediaKey": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "fileSHA256": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "fileEncSHA256": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        if body.get("caption"):
+            part["caption"] = str(body["caption"])
+        if kind == "voice":
+            part["PTT"] = True
+        if media_kind == "document":
+            part["fileName"] = str(body.get("filename", f"{info['ID']}.{ext}"))
+        if context:
+            part["contextInfo"] = context
+        info["Type"], info["MediaType"] = "media", "ptt" if kind == "voice" else media_kind
+        # Old builds inline all but stickers; newer ones as the user's media delivery says.
+        if (self.config.old and media_kind != "sticker") or (
+            not self.config.old and user.media_delivery in ("base64", "both")
+        ):
+            extra["base64"] = base64.b64encode(data).decode()
+            extra["mimeType"] = mime
+            extra["fileName"] = part.get("fileName", f"{info['ID']}.{ext}")
+        if user.media_delivery in ("s3", "both"):
+            extra["s3"] = {
+                "url": f"https://s3.example.invalid/wuzapi/{info['ID']}.{ext}",
+                "mimeType": mime,
+                "size": len(data),
+            }
+        return {MEDIA_FIELDS[media_kind][1]: part}
