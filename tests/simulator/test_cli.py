@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import sys
 from unittest.mock import patch
@@ -73,30 +72,31 @@ def test_qr_images_differ_per_payload() -> None:
 
 
 async def test_module_runs_as_a_program(socket_enabled: None) -> None:
+    """`python -m simulator` serves once it says so (aiohttp prints where it runs)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-u",
         "-m",
         "simulator",
         "--port",
         str(port),
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with session.get(
-                        f"http://127.0.0.1:{port}/session/status", headers={"Token": "user-token"}
-                    ) as resp:
-                        answer = await resp.json()
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail("the simulator did not start")
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert f":{port}" in line.decode()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"http://127.0.0.1:{port}/session/status", headers={"Token": "user-token"}
+            ) as resp,
+        ):
+            answer = await resp.json()
         assert answer["data"]["loggedIn"] is False
     finally:
         process.terminate()
