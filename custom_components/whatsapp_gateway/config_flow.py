@@ -229,7 +229,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         gateway = self._use({CONF_KIND: descriptor.kind, **options.to_data()})
         picking = descriptor.accounts
         if picking is not None:
-            self._accounts = {choice.id: choice for choice in await picking.list(gateway)}
+            self._accounts = {choice.id: choice for choice in await picking.choices(gateway)}
         if picking is None or picking.option in self._data:
             self._status = await gateway.status()
 
@@ -272,7 +272,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
             try:
                 if choice == NEW_ACCOUNT:
                     assert self._gateway is not None
-                    selected = (await picking.add(self._gateway)).selection
+                    selected = (await picking.add_account(self._gateway)).selection
                 else:
                     selected = self._accounts[choice].selection
                 self._status = await self._use({**self._data, **selected}).status()

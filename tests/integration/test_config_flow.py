@@ -279,6 +279,8 @@ async def test_maytapi_existing_phone(
     assert result["title"] == f"+{MAYTAPI_PHONE}"
     assert result["data"]["phone_id"] == PHONE_ID
     assert result["data"]["product_id"] == PRODUCT_ID
+    # Listing and picking added no phone: that costs money, only the user asks for it.
+    assert [phone["id"] for phone in await simulator.get("maytapi/phones")] == [int(PHONE_ID)]
 
 
 async def test_maytapi_new_phone(hass: HomeAssistant, simulator: SimulatorHandle) -> None:

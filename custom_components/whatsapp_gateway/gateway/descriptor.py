@@ -125,17 +125,27 @@ class AccountChoice:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AccountPicking[G: Gateway]:
+class AccountPicking[G: Gateway, A]:
     """For products whose login holds several WhatsApp accounts (phones, instances).
 
     `noun` names what the product calls an account; `option` is the option that selects one.
-    `add` creates an account, which the product may bill: call it only once the user chose to.
+    `fetch` and `create` are the product's calls, `choice` shows one of its accounts.
+    `create` makes an account, which the product may bill: only once the user chose to.
     """
 
     noun: str
     option: str
-    list: Callable[[G], Awaitable[list[AccountChoice]]]
-    add: Callable[[G], Awaitable[AccountChoice]]
+    fetch: Callable[[G], Awaitable[list[A]]]
+    create: Callable[[G], Awaitable[A]]
+    choice: Callable[[A], AccountChoice]
+
+    async def choices(self, gateway: G) -> list[AccountChoice]:
+        """The accounts the login holds."""
+        return [self.choice(account) for account in await self.fetch(gateway)]
+
+    async def add_account(self, gateway: G) -> AccountChoice:
+        """A new account, for the user who chose to add one."""
+        return self.choice(await self.create(gateway))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,7 +162,7 @@ class GatewayDescriptor[G: Gateway, O: GatewayOptions]:
     options: type[O]
     credentials: tuple[CredentialField, ...]
     build: Callable[[aiohttp.ClientSession, O], G]
-    accounts: AccountPicking[G] | None = None
+    accounts: AccountPicking[G, Any] | None = None
     complete: (
         Callable[[aiohttp.ClientSession, dict[str, str]], Awaitable[dict[str, str]]] | None
     ) = field(default=None)

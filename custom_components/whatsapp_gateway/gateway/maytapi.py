@@ -501,14 +501,6 @@ def _phone_choice(phone: MaytapiPhone) -> AccountChoice:
     )
 
 
-async def _phone_choices(gateway: MaytapiGateway) -> list[AccountChoice]:
-    return [_phone_choice(phone) for phone in await gateway.list_phones()]
-
-
-async def _add_phone(gateway: MaytapiGateway) -> AccountChoice:
-    return _phone_choice(await gateway.add_phone())
-
-
 DESCRIPTOR: Final = GatewayDescriptor(
     gateway=MaytapiGateway,
     name="Maytapi",
@@ -526,5 +518,11 @@ DESCRIPTOR: Final = GatewayDescriptor(
         phone_id=options.phone_id,
         base_url=options.url,
     ),
-    accounts=AccountPicking(noun="phone", option="phone_id", list=_phone_choices, add=_add_phone),
+    accounts=AccountPicking(
+        noun="phone",
+        option="phone_id",
+        fetch=MaytapiGateway.list_phones,
+        create=MaytapiGateway.add_phone,
+        choice=_phone_choice,
+    ),
 )

@@ -492,14 +492,6 @@ def _instance_choice(instance: WaabotInstance) -> AccountChoice:
     )
 
 
-async def _instance_choices(gateway: WaabotGateway) -> list[AccountChoice]:
-    return [_instance_choice(instance) for instance in await gateway.list_instances()]
-
-
-async def _create_instance(gateway: WaabotGateway) -> AccountChoice:
-    return _instance_choice(await gateway.create_instance())
-
-
 DESCRIPTOR: Final = GatewayDescriptor(
     gateway=WaabotGateway,
     name="Waabot",
@@ -520,6 +512,10 @@ DESCRIPTOR: Final = GatewayDescriptor(
         base_url=options.url,
     ),
     accounts=AccountPicking(
-        noun="instance", option="session_id", list=_instance_choices, add=_create_instance
+        noun="instance",
+        option="session_id",
+        fetch=WaabotGateway.list_instances,
+        create=WaabotGateway.create_instance,
+        choice=_instance_choice,
     ),
 )
