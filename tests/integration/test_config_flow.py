@@ -384,6 +384,13 @@ async def test_reconfigure(
 
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
+    # The form shows the address back, never the token.
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested == {"url": simulator.url}
     result = await configure(hass, result, {"url": simulator.url, "token": "nope"})
     assert result["errors"] == {"base": "invalid_auth"}
     result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})

@@ -69,6 +69,9 @@ async def test_restart_between_polls_fires_each_message_once(
         fired = again.listen(EVENT_MESSAGE_RECEIVED)
         await setup_entry(restarted, second)
         assert second.state is ConfigEntryState.LOADED
+        # The first poll comes once the entities listen: they show what it brought.
+        last_message = restarted.states.get("sensor.home_last_message")
+        assert last_message is not None and last_message.state == "three"
         await chatapi.write(text="four")
         await next_poll(restarted)
         await next_poll(restarted)
