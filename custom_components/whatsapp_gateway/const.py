@@ -88,3 +88,5 @@ LAST_MESSAGE_MAX_LENGTH: Final = 255
 # The inbound health sensor writes its state at most this often (seconds): a busy account
 # would otherwise fill the recorder with a row per message.
 HEALTH_WRITE_DELAY: Final = 30
+# The last-message sensor writes a burst of messages once, at most this often (seconds).
+LAST_MESSAGE_WRITE_INTERVAL: Final = 1

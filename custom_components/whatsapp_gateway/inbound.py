@@ -314,7 +314,10 @@ class InboundRouter:
         # Built once: the entities take their parts of the same data.
         data = self._event_data(message, media_path)
         self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, data)
-        async_dispatcher_send(self._hass, signal_message(self._entry.entry_id), data)
+        # The entities' work comes after: the webhook answers and the event goes out first.
+        self._hass.loop.call_soon(
+            async_dispatcher_send, self._hass, signal_message(self._entry.entry_id), data
+        )
 
     def _event_data(self, message: IncomingMessage, media_path: str | None) -> dict[str, Any]:
         """The documented keys of `whatsapp_gateway_message_received`, and only those.

@@ -5,14 +5,13 @@ from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
-from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .const import HEALTH_WRITE_DELAY, LAST_MESSAGE_MAX_LENGTH
+from .const import HEALTH_WRITE_DELAY, LAST_MESSAGE_MAX_LENGTH, LAST_MESSAGE_WRITE_INTERVAL
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
-from .entity import WhatsAppEntity
+from .entity import CoalescedWrites, WhatsAppEntity
 from .gateway import SessionState
 from .inbound import InboundHealth
 
@@ -63,7 +62,11 @@ class SessionSensor(WhatsAppEntity, SensorEntity):
 
 
 class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
-    """The text of the last incoming message; kept across restarts."""
+    """The text of the last incoming message; kept across restarts.
+
+    A burst of messages is written once, with its last message (at most one write per
+    LAST_MESSAGE_WRITE_INTERVAL): the bus event and the event entity have every message.
+    """
 
     _attr_translation_key = "last_message"
 
@@ -82,6 +85,9 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
                 for key in LAST_MESSAGE_ATTRIBUTES
                 if (value := last.attributes.get(key)) is not None
             }
+        writes = CoalescedWrites(self, LAST_MESSAGE_WRITE_INTERVAL, at_once=True)
+        self._writes = writes
+        self.async_on_remove(writes.cancel)
         self._async_listen_for_messages(self._on_message)
 
     @callback
@@ -89,7 +95,7 @@ class LastMessageSensor(WhatsAppEntity, SensorEntity, RestoreEntity):
         text = data["text"] if data["text"] is not None else data["caption"]
         self._attr_native_value = None if text is None else text[:LAST_MESSAGE_MAX_LENGTH]
         self._attr_extra_state_attributes = {key: data[key] for key in LAST_MESSAGE_ATTRIBUTES}
-        self.async_write_ha_state()
+        self._writes.request()
 
 
 class LastDeliverySensor(WhatsAppEntity, SensorEntity):
@@ -106,13 +112,13 @@ class LastDeliverySensor(WhatsAppEntity, SensorEntity):
     def __init__(self, coordinator: SessionCoordinator, health: InboundHealth) -> None:
         super().__init__(coordinator, "last_delivery")
         self._health = health
-        self._cancel_write: CALLBACK_TYPE | None = None
 
     async def async_added_to_hass(self) -> None:
         """Follow the health figures."""
         await super().async_added_to_hass()
-        self.async_on_remove(self._health.listen(self._on_change))
-        self.async_on_remove(self._cancel_pending_write)
+        writes = CoalescedWrites(self, HEALTH_WRITE_DELAY, at_once=False)
+        self.async_on_remove(writes.cancel)
+        self.async_on_remove(self._health.listen(writes.request))
 
     @property
     def native_value(self) -> datetime | None:
@@ -123,21 +129,3 @@ class LastDeliverySensor(WhatsAppEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, int]:
         """Refused posts since Home Assistant started."""
         return {f"refused_{reason}": count for reason, count in self._health.refused.items()}
-
-    @callback
-    def _on_change(self) -> None:
-        if self._cancel_write is None:
-            self._cancel_write = async_call_later(
-                self.hass, HEALTH_WRITE_DELAY, HassJob(self._write, cancel_on_shutdown=True)
-            )
-
-    @callback
-    def _write(self, _: datetime) -> None:
-        self._cancel_write = None
-        self.async_write_ha_state()
-
-    @callback
-    def _cancel_pending_write(self) -> None:
-        if self._cancel_write is not None:
-            self._cancel_write()
-            self._cancel_write = None

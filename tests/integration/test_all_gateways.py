@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 import json
 import logging
 from pathlib import Path
@@ -15,13 +16,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import (
     DOMAIN,
     EVENT_MESSAGE_RECEIVED,
+    LAST_MESSAGE_WRITE_INTERVAL,
 )
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from custom_components.whatsapp_gateway.gateway import (
@@ -232,6 +235,31 @@ async def test_send_message(hass: HomeAssistant, kind: Kind, account: MockConfig
         "491700000003",
     ]
     assert all(m["message_id"] for m in response["messages"])
+
+
+async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:
+    """A burst fires every event and triggers the event entity once per message; the
+    last-message sensor writes the first at once and then ends on the last."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    texts = [f"burst {number}" for number in range(5)]
+    for number, text in enumerate(texts[:-1]):
+        await kind.write(text=text, id=f"BURST{number}", **{"from": CONTACT})
+    await kind.receive(hass, text=texts[-1], id="BURST4", **{"from": CONTACT})
+
+    def states_of(entity_id: str) -> list[Any]:
+        changes = bus.events["state_changed"]
+        return [e.data["new_state"] for e in changes if e.data["entity_id"] == entity_id]
+
+    assert [event.data["text"] for event in received] == texts
+    assert [trigger.attributes["text"] for trigger in states_of("event.home_message")] == texts
+    # (Polled gateways bring the burst in one poll, pushed ones a post at a time: the same.)
+    assert [written.state for written in states_of("sensor.home_last_message")] == [texts[0]]
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=LAST_MESSAGE_WRITE_INTERVAL + 1)
+    )
+    await hass.async_block_till_done()
+    written = [written.state for written in states_of("sensor.home_last_message")]
+    assert written == [texts[0], texts[-1]]
 
 
 async def test_send_file(

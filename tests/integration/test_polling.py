@@ -70,6 +70,8 @@ async def test_restart_between_polls_fires_each_message_once(
         await setup_entry(restarted, second)
         assert second.state is ConfigEntryState.LOADED
         # The first poll comes once the entities listen: they show what it brought.
+        async_fire_time_changed(restarted, dt_util.utcnow() + timedelta(seconds=2))
+        await restarted.async_block_till_done()
         last_message = restarted.states.get("sensor.home_last_message")
         assert last_message is not None and last_message.state == "three"
         await chatapi.write(text="four")

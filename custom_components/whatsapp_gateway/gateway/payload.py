@@ -18,15 +18,18 @@ from .errors import GatewayResponseError
 
 def get(mapping: Any, *keys: str) -> Any:
     """The value of the first key present, matched case-insensitively; None if absent."""
-    if not isinstance(mapping, Mapping):
+    # dict first: the ABC check is slow, and JSON gives dicts (headers are other mappings).
+    if not isinstance(mapping, dict) and not isinstance(mapping, Mapping):
         return None
     for key in keys:
         if key in mapping:
             return mapping[key]
-    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    # Seldom needed, and on every message's path: compare without building a lowered copy.
     for key in keys:
-        if key.lower() in lowered:
-            return lowered[key.lower()]
+        wanted = key.lower()
+        for name, value in mapping.items():
+            if isinstance(name, str) and name.lower() == wanted:
+                return value
     return None
 
 

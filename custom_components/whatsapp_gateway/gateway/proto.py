@@ -33,12 +33,15 @@ _CONTENT_KINDS: Final = {
     "pollCreationMessageV3": MessageKind.POLL,
 }
 # Wrappers whose inner `message` holds the real content.
-_WRAPPERS: Final = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
+_WRAPPERS: Final = tuple(
+    name.lower()
+    for name in (
+        "ephemeralMessage",
+        "viewOnceMessage",
+        "viewOnceMessageV2",
+        "viewOnceMessageV2Extension",
+        "documentWithCaptionMessage",
+    )
 )
 # Keys that only ever carry protocol bookkeeping, never something a user wrote.
 _NOISE: Final = frozenset(
@@ -104,9 +107,11 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
 def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
     """Look inside ephemeral, view-once and document-with-caption wrappers."""
     for _ in range(4):
+        keys = {str(key).lower(): key for key in content}
         for wrapper in _WRAPPERS:
-            inner = p.get_dict(p.get_dict(content, wrapper), "message")
-            if inner:
+            if (key := keys.get(wrapper)) is not None and (
+                inner := p.get_dict(p.get_dict(content, key), "message")
+            ):
                 content = inner
                 break
         else:

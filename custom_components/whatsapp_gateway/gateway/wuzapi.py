@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import hmac
 import secrets
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 import aiohttp
+from yarl import URL
 
 from . import payload as p
 from .base import Gateway, WebhookBodyReader, hmac_sha256_hex
@@ -812,7 +812,12 @@ def _form_fields(body: bytes) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
         raise GatewayResponseError("The wuzapi webhook form is not UTF-8") from err
-    return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
+    # yarl's query decoder (in C) reads a form as parse_qs does, several times faster: this is
+    # every incoming message's path.
+    fields: dict[str, str] = {}
+    for key, value in URL.build(query_string=text, encoded=True).query.items():
+        fields.setdefault(key, value)
+    return fields
 
 
 def _media_from(event: dict[str, Any], part: dict[str, Any], kind: MessageKind) -> InboundMedia:
