@@ -67,6 +67,8 @@ config:
 onboarding:
 webhook:
 bench_floor:
+  gateway: {gateway}
+  token: {USER_TOKEN}
 rest_command:
   floor_send_text:
     url: {gateway}/chat/send/text

@@ -1,6 +1,6 @@
 """The actions `send_message` and `send_file`, shared by every account."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -201,23 +201,33 @@ async def _download(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[bytes
 
 
 async def _read_file(hass: HomeAssistant, path: str) -> tuple[bytes, str, str | None]:
-    # Resolving the path touches the disk: not in the event loop.
-    if not await hass.async_add_executor_job(hass.config.is_allowed_path, path):
-        raise _validation_error("path_not_allowed", path=path)
     file = Path(path)
-    return await _read_path(hass, file), file.name, None
+
+    def read_if_allowed() -> bytes | None:
+        # Resolving the path touches the disk as reading does: one executor job for both.
+        return _read_capped(file) if hass.config.is_allowed_path(path) else None
+
+    content = await _in_executor(hass, file, read_if_allowed)
+    if content is None:
+        raise _validation_error("path_not_allowed", path=path)
+    return content, file.name, None
 
 
 async def _read_path(hass: HomeAssistant, path: Path) -> bytes:
     """Read a local file in the executor, refusing one over the size cap."""
+    return await _in_executor(hass, path, lambda: _read_capped(path))
 
-    def read() -> bytes:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise _too_large()
-        return path.read_bytes()
 
+def _read_capped(path: Path) -> bytes:
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise _too_large()
+    return path.read_bytes()
+
+
+async def _in_executor[T](hass: HomeAssistant, path: Path, job: Callable[[], T]) -> T:
+    """Run a file job in the executor; a file that cannot be read is a clear error."""
     try:
-        return await hass.async_add_executor_job(read)
+        return await hass.async_add_executor_job(job)
     except OSError as err:
         raise _validation_error(
             "file_unreadable", path=str(path), error=err.strerror or str(err)
