@@ -187,6 +187,14 @@ async def inbound(run: Run, bench: Bench, samples: int, count: int, label: str =
         )
         run.add(
             Figure(
+                f"  Home Assistant's CPU per message{label}",
+                "µs",
+                best["ours"]["cpu_us"],
+                best["floor"]["cpu_us"],
+            )
+        )
+        run.add(
+            Figure(
                 f"  lost + doubled of {count}, {concurrency} at once{label}",
                 "msgs",
                 best["ours"]["lost"] + best["ours"]["doubled"],

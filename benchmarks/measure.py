@@ -168,10 +168,12 @@ class Bench:
             for body, headers in queue:
                 await self._post(target, body, headers)
 
+        cpu = self.stack.cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         done, _ = await asyncio.wait(arrivals, timeout=ARRIVAL_TIMEOUT)
         end = max((arrival.result() for arrival in done), default=time.perf_counter())
+        cpu = self.stack.cpu_seconds() - cpu
         await asyncio.sleep(0.2)  # a doubled event would come right after the first
         for message_id in ids:
             self.events.waiting.pop(message_id, None)
@@ -181,6 +183,7 @@ class Bench:
             "rate": len(received) / (end - start),
             "lost": count - len(received),
             "doubled": doubled,
+            "cpu_us": cpu / count * 1e6,
         }
 
     async def fill(self, total: int) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
 import socket
 import subprocess
@@ -188,6 +189,12 @@ class Stack:
                 return
             await asyncio.sleep(0.5)
         raise BenchError("Home Assistant did not finish starting")
+
+    def cpu_seconds(self) -> float:
+        """The processor time Home Assistant has used so far (user and system)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         """Home Assistant's resident memory."""

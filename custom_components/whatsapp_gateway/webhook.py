@@ -6,6 +6,7 @@ being answered 200 and dropped as Home Assistant does for an unknown webhook.
 """
 
 from collections import deque
+from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -52,7 +53,7 @@ class Post:
     `signature_valid` is the check of the whole body when the body was cut, else None.
     """
 
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
     signature_valid: bool | None = None
 
@@ -85,7 +86,8 @@ async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Reque
     if (slot := _slots(hass).get(webhook_id)) is None:
         return web.Response(status=HTTPStatus.NOT_FOUND)
     receiver = slot.receiver
-    headers = dict(request.headers)
+    # Kept as they came: case-insensitive (a gateway's own casing of a header does not matter).
+    headers = request.headers
     reader = (
         receiver.body_reader(headers)
         if receiver is not None
@@ -309,7 +311,7 @@ class WebhookReceiver:
         """What came in since Home Assistant started."""
         return self._router.health
 
-    def body_reader(self, headers: dict[str, str]) -> WebhookBodyReader:
+    def body_reader(self, headers: Mapping[str, str]) -> WebhookBodyReader:
         """How this gateway's posts are read."""
         return self._gateway.body_reader(headers, self._secret, MAX_WEBHOOK_BYTES)
 
