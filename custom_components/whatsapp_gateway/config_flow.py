@@ -76,6 +76,7 @@ from .gateway import (
     GatewayDescriptor,
     GatewayError,
     InvalidChatId,
+    NationalNumber,
     SessionState,
     SessionStatus,
     gateway_descriptor,
@@ -355,6 +356,8 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 parse_chat_id(user_input[CONF_PHONE])
                 await gateway.connect()
                 self._pairing_code = await gateway.request_pairing_code(user_input[CONF_PHONE])
+            except NationalNumber:
+                errors[CONF_PHONE] = "national_number"
             except InvalidChatId:
                 errors[CONF_PHONE] = "invalid_phone"
             except GatewayError as err:
@@ -648,6 +651,8 @@ class ChatSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             try:
                 chat = parse_chat_id(user_input[CONF_CHAT_ID])
+            except NationalNumber:
+                errors[CONF_CHAT_ID] = "national_number"
             except InvalidChatId:
                 errors[CONF_CHAT_ID] = "invalid_chat"
             else:

@@ -17,6 +17,7 @@ from .gateway import (
     GatewayRateLimited,
     GatewayUnsupported,
     InvalidChatId,
+    NationalNumber,
     SentMessage,
     gateway_descriptor,
     parse_chat_id,
@@ -33,6 +34,12 @@ def check_targets(targets: Sequence[str]) -> list[str]:
     for target in targets:
         try:
             parse_chat_id(target)
+        except NationalNumber as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="national_number",
+                translation_placeholders={"target": str(target)},
+            ) from err
         except InvalidChatId as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,

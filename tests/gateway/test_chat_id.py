@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.whatsapp_gateway.gateway import InvalidChatId, parse_chat_id
+from custom_components.whatsapp_gateway.gateway import (
+    InvalidChatId,
+    NationalNumber,
+    parse_chat_id,
+)
 from custom_components.whatsapp_gateway.gateway.chat_id import canonical_jid, phone_of
 
 
@@ -38,6 +42,13 @@ def test_accepted_forms(given: str, jid: str, phone: str | None, group: bool) ->
 )
 def test_rejected_forms(given: str) -> None:
     with pytest.raises(InvalidChatId, match=r"'.*'"):
+        parse_chat_id(given)
+
+
+@pytest.mark.parametrize("given", ["0170 1234567", "01701234567", "0170 123", "+0170 1234567"])
+def test_national_numbers_are_refused_with_an_example(given: str) -> None:
+    """A number as dialled at home (it starts with 0, no country code) is not a WhatsApp id."""
+    with pytest.raises(NationalNumber, match=r"for example \+49 170 1234567"):
         parse_chat_id(given)
 
 

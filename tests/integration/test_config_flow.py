@@ -197,6 +197,8 @@ async def test_pairing_code(hass: HomeAssistant, simulator: SimulatorHandle) -> 
     assert result["step_id"] == "pairing_code"
     result = await configure(hass, result, {"phone": "12"})
     assert result["errors"] == {"phone": "invalid_phone"}
+    result = await configure(hass, result, {"phone": "0151 1234567"})
+    assert result["errors"] == {"phone": "national_number"}
     result = await configure(hass, result, {"phone": "+49 151 1234567"})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["progress_action"] == "enter_code"
@@ -451,6 +453,10 @@ async def test_chat_subentries(
         flow["flow_id"], {"chat_id": "hello"}
     )
     assert result["errors"] == {"chat_id": "invalid_chat"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"chat_id": "0170 123"}
+    )
+    assert result["errors"] == {"chat_id": "national_number"}
     result = await hass.config_entries.subentries.async_configure(
         flow["flow_id"], {"chat_id": "120363012345678901@g.us", "name": "Family"}
     )

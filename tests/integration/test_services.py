@@ -93,11 +93,25 @@ async def test_no_response_unless_asked(
     assert len(await sent(simulator)) == 1
 
 
+async def test_a_national_number_is_refused_with_an_example(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """A number without its country code sends nothing, and the error says how to write it."""
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_message", message="x", target=["491700000002", "0170 1234567"])
+    assert str(raised.value) == (
+        '"0170 1234567" has no country code. Write it in international format, '
+        "for example +49 170 1234567"
+    )
+    assert await sent(simulator) == []
+
+
 @pytest.mark.parametrize(
     ("data", "key"),
     [
         ({"target": "not a number"}, "invalid_target"),
         ({"target": ["491700000002", "12"]}, "invalid_target"),
+        ({"target": "0170 1234567"}, "national_number"),
         ({"target": []}, "no_target"),
         ({"target": "491700000002", "config_entry_id": "nope"}, "account_not_found"),
     ],

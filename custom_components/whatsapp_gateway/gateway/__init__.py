@@ -34,6 +34,7 @@ from .errors import (
     GatewayResponseError,
     GatewayUnsupported,
     InvalidChatId,
+    NationalNumber,
 )
 from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
@@ -132,6 +133,7 @@ __all__ = [
     "MediaKind",
     "MessageKind",
     "MessageStatusUpdate",
+    "NationalNumber",
     "OutgoingMedia",
     "PhoneCheck",
     "SentMessage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import re
 
-from .errors import InvalidChatId
+from .errors import InvalidChatId, NationalNumber
 
 USER_SERVERS = frozenset({"s.whatsapp.net", "c.us"})
 GROUP_SERVER = "g.us"
@@ -71,6 +71,12 @@ def parse_chat_id(value: str) -> ChatId:
         digits = digits[1:]
     elif digits.startswith("00"):
         digits = digits[2:]
+    if digits.startswith("0") and _PHONE_DIGITS.fullmatch(digits):
+        # No country code starts with 0: this is a number as dialled at home.
+        raise NationalNumber(
+            f"'{value}' is a national number: write it with its country code, "
+            "for example +49 170 1234567"
+        )
     if not _PHONE_DIGITS.fullmatch(digits):
         raise InvalidChatId(
             f"'{value}' is not a phone number in international format "

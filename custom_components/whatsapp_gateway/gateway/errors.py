@@ -52,3 +52,7 @@ class GatewayUnsupported(GatewayError):
 
 class InvalidChatId(GatewayError, ValueError):
     """A phone number or chat id could not be understood."""
+
+
+class NationalNumber(InvalidChatId):
+    """A phone number without its country code (it starts with 0): WhatsApp needs the code."""
