@@ -3,6 +3,7 @@
 import asyncio
 import base64
 from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from functools import partialmethod
 import secrets
 from typing import Any
@@ -11,6 +12,7 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -476,7 +478,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
             if entry.unique_id != account:
-                if (error := await self._async_unlink_stranger()) is not None:
+                error = await self._async_unlink_stranger()
+                self._async_show_the_session(entry, unlinked=error is None)
+                if error is not None:
                     return self.async_abort(
                         reason="wrong_account_still_linked",
                         description_placeholders={"error": error},
@@ -493,6 +497,28 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_WEBHOOK_SECRET: secrets.token_hex(32),
             },
         )
+
+    @callback
+    def _async_show_the_session(self, entry: WhatsAppConfigEntry, *, unlinked: bool) -> None:
+        """Another phone linked the running entry's session during this flow.
+
+        Unlinked again, the session is shown as logged out at once (not "connected" until
+        the next poll), and linking is asked for again once this flow has ended. Still
+        linked, the session is read again, to show what it is.
+        """
+        if entry.state is not ConfigEntryState.LOADED:
+            return
+        coordinator = entry.runtime_data.coordinator
+        if not unlinked:
+            entry.async_create_background_task(
+                self.hass, coordinator.async_refresh(), f"{DOMAIN} session after another phone"
+            )
+            return
+        coordinator.async_set_updated_data(
+            replace(coordinator.data, state=SessionState.LOGGED_OUT, qr=None)
+        )
+        # A new reauth flow for the entry starts only once this one is gone.
+        self.hass.loop.call_soon(entry.async_start_reauth, self.hass)
 
     async def _async_unlink_stranger(self) -> str | None:
         """Another phone was linked to this account's gateway session: unlink it again.

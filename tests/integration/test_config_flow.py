@@ -31,6 +31,7 @@ from .conftest import (
     Bus,
     configure,
     pair_wuzapi_user,
+    reauth_flows,
     setup_entry,
     start,
     state,
@@ -52,10 +53,10 @@ async def scan(simulator: SimulatorHandle, phone: str = WUZAPI_PHONE) -> None:
 async def reauth_showing_qr(
     hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatorHandle
 ) -> dict[str, Any]:
-    """Unlink the phone, start reauth, and get to the QR code."""
+    """Unlink the phone and take the reauth flow Home Assistant starts to the QR code."""
     await simulator.control(f"wuzapi/users/{USER_TOKEN}/logout_from_phone")
     await hass.async_block_till_done()
-    result = await entry.start_reauth_flow(hass)
+    [result] = reauth_flows(hass)
     result = await configure(hass, result, {})
     assert result["type"] is FlowResultType.MENU
     result = await configure(hass, result, {"next_step_id": "pair"})
@@ -332,14 +333,21 @@ async def test_reauth_same_phone(
 async def test_reauth_other_phone(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
 ) -> None:
-    """Another phone scanning the code is refused and unlinked again."""
+    """Another phone scanning the code is refused and unlinked again; at once the session
+    shows it is not linked, and linking is asked for again."""
     result = await reauth_showing_qr(hass, wuzapi_account, simulator)
     await scan(simulator, phone="491709999999")
     await watcher_done(hass, result)
+    assert state(hass, "sensor.home_session").state == "connected"  # the stranger, for now
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
     assert not (await simulator.wuzapi_user())["paired"]
+    assert state(hass, "sensor.home_session").state == "logged_out"
+    await hass.async_block_till_done()
+    [again] = reauth_flows(hass)
+    assert again["flow_id"] != result["flow_id"]
+    assert again["context"]["entry_id"] == wuzapi_account.entry_id
 
 
 async def test_credentials_refused_while_waiting_for_the_phone(
