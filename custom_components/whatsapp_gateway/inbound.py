@@ -68,6 +68,10 @@ class RecentIds:
             self._keys.popitem(last=False)
         return True
 
+    def __contains__(self, key: object) -> bool:
+        """Whether the key was seen recently."""
+        return key in self._keys
+
     def __len__(self) -> int:
         """How many keys are remembered."""
         return len(self._keys)

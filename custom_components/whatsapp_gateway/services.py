@@ -31,6 +31,7 @@ from .const import (
     ATTR_REPLY_TO,
     ATTR_TARGET,
     ATTR_URL,
+    CONF_CHAT_ID,
     DOMAIN,
     DOWNLOAD_TIMEOUT,
     MAX_FILE_BYTES,
@@ -38,7 +39,16 @@ from .const import (
     SERVICE_SEND_MESSAGE,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Capability, Gateway, MediaKind, OutgoingMedia, SentMessage, gateway_descriptor
+from .gateway import (
+    Capability,
+    Gateway,
+    InvalidChatId,
+    MediaKind,
+    OutgoingMedia,
+    SentMessage,
+    gateway_descriptor,
+    parse_chat_id,
+)
 from .sending import async_send_each
 
 KIND_AUTO = "auto"
@@ -77,19 +87,45 @@ def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
 
 
 def _entry(call: ServiceCall) -> WhatsAppConfigEntry:
-    """The account the call names, or the only one there is."""
+    """The account the call names, the only one there is, or the one the call points at.
+
+    With several accounts, a reply goes out from the account that received the message it
+    answers, and a message to a chat from the only account that has that chat.
+    """
     hass = call.hass
     if (entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID)) is None:
-        loaded = hass.config_entries.async_loaded_entries(DOMAIN)
-        if len(loaded) != 1:
+        loaded = cast("list[WhatsAppConfigEntry]", hass.config_entries.async_loaded_entries(DOMAIN))
+        if len(loaded) == 1:
+            return loaded[0]
+        if (pointed_at := _entry_pointed_at(loaded, call.data)) is None:
             raise _validation_error("account_required")
-        return cast("WhatsAppConfigEntry", loaded[0])
+        return pointed_at
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise _validation_error("account_not_found", entry_id=entry_id)
     if entry.state is not ConfigEntryState.LOADED:
         raise _validation_error("account_not_loaded", account=entry.title)
     return cast("WhatsAppConfigEntry", entry)
+
+
+def _entry_pointed_at(
+    entries: list[WhatsAppConfigEntry], data: Mapping[str, Any]
+) -> WhatsAppConfigEntry | None:
+    """The one account that received the message replied to, or that has all the targets."""
+    if reply_to := data.get(ATTR_REPLY_TO):
+        received = [entry for entry in entries if reply_to in entry.runtime_data.inbound.messages]
+        if len(received) == 1:
+            return received[0]
+    try:
+        targets = {str(parse_chat_id(target)) for target in data.get(ATTR_TARGET, [])}
+    except InvalidChatId:
+        return None  # the send refuses the target itself, with its own error
+    with_chats = [
+        entry
+        for entry in entries
+        if targets and targets <= {str(sub.data[CONF_CHAT_ID]) for sub in entry.subentries.values()}
+    ]
+    return with_chats[0] if len(with_chats) == 1 else None
 
 
 def _response(call: ServiceCall, sent: list[dict[str, str]]) -> ServiceResponse:

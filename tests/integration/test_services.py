@@ -15,10 +15,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.whatsapp_gateway import sending
-from custom_components.whatsapp_gateway.const import DOMAIN, MAX_FILE_BYTES
+from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED, MAX_FILE_BYTES
 from tests.conftest import USER_TOKEN, SimulatorHandle
 
-from .conftest import maytapi_entry, pair_maytapi_phone, setup_entry
+from .conftest import Bus, maytapi_entry, pair_maytapi_phone, setup_entry
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -414,3 +414,38 @@ async def test_maytapi_send_file(
     assert record["body"]["type"] == "media"
     assert record["body"]["text"] == "c"
     assert record["body"]["message"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+async def test_with_two_accounts_the_call_tells_which_one_sends(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    maytapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    bus: Bus,
+) -> None:
+    """With several accounts a reply goes out from the account that got the message, and a
+    message to a chat from the account that has it; otherwise the error says what to add."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await simulator.control("maytapi/phones/12/inbound", {"text": "ping", "from": "905301112233"})
+    await hass.async_block_till_done()
+    [ping] = received
+    assert ping.data["config_entry_id"] == maytapi_account.entry_id
+    await call(
+        hass,
+        "send_message",
+        target=ping.data["chat_id"],
+        message="pong",
+        reply_to=ping.data["message_id"],
+    )
+    [reply] = await simulator.get("maytapi/phones/12/sent")
+    assert reply["body"]["message"] == "pong"
+
+    await call(hass, "send_message", target="+49 170 0000002", message="to Anna's chat")
+    assert [r["body"]["Body"] for r in await sent(simulator)] == ["to Anna's chat"]
+
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_message", target="+49 170 9999999", message="whose?")
+    assert raised.value.translation_key == "account_required"
+    assert "config_entry_id of the message that triggered it" in str(raised.value)
+    assert len(await simulator.get("maytapi/phones/12/sent")) == 1
+    assert len(await sent(simulator)) == 1
