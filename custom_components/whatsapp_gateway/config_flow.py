@@ -488,9 +488,10 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="wrong_account")
             return self.async_update_reload_and_abort(entry, data=self._data)
         self._abort_if_unique_id_configured()
-        # Gateways' status names their user slot, not the WhatsApp account: the number says more.
+        # Gateways' status names their user slot, not the WhatsApp account: the number says
+        # more. "WhatsApp" first, so that entity ids do not start with a digit.
         return self.async_create_entry(
-            title=f"+{status.phone}" if status.phone else account,
+            title=f"WhatsApp +{status.phone}" if status.phone else f"WhatsApp {account}",
             data={
                 **self._data,
                 CONF_WEBHOOK_ID: webhook.async_generate_id(),

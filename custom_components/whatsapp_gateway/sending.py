@@ -118,13 +118,18 @@ async def async_send_each(
                 "error": str(failed[0][1]),
             },
         ) from failed[0][1]
+    targets = ", ".join(target for target, _ in failed)
+    error = _why(failed[0][1])
+    if sent:
+        # The error names what did go out, so that nobody sends it again.
+        went_out = ", ".join(f"{item['target']} ({item['message_id']})" for item in sent)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="send_partly_failed",
+            translation_placeholders={"targets": targets, "error": error, "sent": went_out},
+        ) from failed[0][1]
     raise HomeAssistantError(
         translation_domain=DOMAIN,
         translation_key="send_failed",
-        translation_placeholders={
-            "targets": ", ".join(target for target, _ in failed),
-            "error": _why(failed[0][1]),
-            "sent": ", ".join(f"{item['target']} ({item['message_id']})" for item in sent)
-            or "none",
-        },
+        translation_placeholders={"targets": targets, "error": error},
     ) from failed[0][1]

@@ -101,7 +101,7 @@ async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle
     await watcher_done(hass, result)
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"+{WUZAPI_PHONE}"
+    assert result["title"] == f"WhatsApp +{WUZAPI_PHONE}"
     entry = result["result"]
     assert entry.unique_id == WUZAPI_PHONE
     assert entry.data["kind"] == "wuzapi"
@@ -111,7 +111,8 @@ async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle
     assert len(entry.data["webhook_secret"]) == 64
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert state(hass, f"sensor.{WUZAPI_PHONE}_session").state == "connected"
+    # The entity ids read as a WhatsApp account, not as a number (templates cannot start so).
+    assert state(hass, f"sensor.whatsapp_{WUZAPI_PHONE}_session").state == "connected"
 
 
 @pytest.mark.parametrize("build", ["current", "2025-05"])
@@ -213,7 +214,7 @@ async def test_pairing_code(hass: HomeAssistant, simulator: SimulatorHandle) -> 
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == WUZAPI_PHONE
-    assert result["title"] == f"+{WUZAPI_PHONE}"
+    assert result["title"] == f"WhatsApp +{WUZAPI_PHONE}"
 
 
 async def test_pairing_code_gateway_error(hass: HomeAssistant, simulator: SimulatorHandle) -> None:
@@ -279,7 +280,7 @@ async def test_maytapi_existing_phone(
     await watcher_done(hass, result)
     result = await configure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"+{MAYTAPI_PHONE}"
+    assert result["title"] == f"WhatsApp +{MAYTAPI_PHONE}"
     assert result["data"]["phone_id"] == PHONE_ID
     assert result["data"]["product_id"] == PRODUCT_ID
     # Listing and picking added no phone: that costs money, only the user asks for it.

@@ -158,7 +158,7 @@ async def test_gateway_error_names_the_target(
     await simulator.fault(status=500, times=1, path="/chat/send/text")
     with pytest.raises(HomeAssistantError) as raised:
         await call(hass, "send_message", target=["491700000009", "491700000002"], message="x")
-    assert raised.value.translation_key == "send_failed"
+    assert raised.value.translation_key == "send_partly_failed"
     assert raised.value.translation_placeholders["targets"] == "491700000009"
     assert "491700000009" in str(raised.value)
     # The error names what did go out, so that nobody sends it again.
