@@ -145,7 +145,8 @@ class Steps:
         self.phone.get_by_label("Phone number").fill(PHONE)
         self.phone.get_by_role("button", name="Scan").click()
         expect(self.phone.get_by_text(f"Linked to Home Assistant as +{PHONE}")).to_be_visible()
-        expect(self.ha.get_by_role("textbox", name="Device name")).to_have_value(f"+{PHONE}")
+        device_name = self.ha.get_by_role("textbox", name="Device name")
+        expect(device_name).to_have_value(f"WhatsApp +{PHONE}")
         self.shot(self.ha, "5-linked")
         self.ha.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
 

@@ -653,6 +653,16 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+            # The allowed ranges, in the help texts: a refused number then says what fits.
+            description_placeholders={
+                "min_status": str(MIN_STATUS_INTERVAL),
+                "max_status": str(MAX_STATUS_INTERVAL),
+                "min_poll": str(MIN_POLL_INTERVAL),
+                "max_poll": str(MAX_POLL_INTERVAL),
+                "max_keep_days": str(MAX_MEDIA_KEEP_DAYS),
+                "min_mb": str(MIN_MEDIA_MAX_MB),
+                "max_mb": str(MAX_MEDIA_MAX_MB),
+            },
         )
 
 

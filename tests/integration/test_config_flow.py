@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import translation
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -429,6 +430,13 @@ async def test_options(
     assert result["type"] is FlowResultType.FORM
     modes = result["data_schema"].schema["inbound_mode"].config["options"]
     assert modes == ["auto", "webhook"]  # wuzapi cannot be polled for messages
+    # The help texts say what fits, so that a refused number is not a riddle.
+    help_texts = await translation.async_get_translations(hass, "en", "options", [DOMAIN])
+    status_help = help_texts[
+        f"component.{DOMAIN}.options.step.init.data_description.status_interval"
+    ]
+    placeholders = result["description_placeholders"]
+    assert "10 to 3600 seconds" in status_help.format(**placeholders)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
