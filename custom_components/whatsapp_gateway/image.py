@@ -25,7 +25,8 @@ async def async_setup_entry(
 class QrCodeImage(WhatsAppEntity, ImageEntity):
     """The QR code the gateway shows while the account waits to be linked.
 
-    Unavailable while the account is linked: there is nothing to scan then.
+    While the account is linked there is nothing to scan: the state is then unknown, which is
+    no error (unavailable means the gateway cannot be reached).
     """
 
     _attr_translation_key = "qr_code"
@@ -42,15 +43,11 @@ class QrCodeImage(WhatsAppEntity, ImageEntity):
         qr = self.coordinator.data.qr
         if qr != self._qr:
             self._qr = qr
-            self._attr_image_last_updated = dt_util.utcnow() if qr is not None else None
+            shown = qr is not None and qr.image is not None
+            self._attr_image_last_updated = dt_util.utcnow() if shown else None
             if qr is not None and qr.image is not None:
                 # Most gateways send PNG; some document their QR as a JPEG.
                 self._attr_content_type = sniff_image(qr.image) or "image/png"
-
-    @property
-    def available(self) -> bool:
-        """Only while there is a QR code to show."""
-        return super().available and self._qr is not None and self._qr.image is not None
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -58,5 +55,5 @@ class QrCodeImage(WhatsAppEntity, ImageEntity):
         super()._handle_coordinator_update()
 
     async def async_image(self) -> bytes | None:
-        """The image of the current QR code."""
+        """The image of the current QR code (none while the account is linked)."""
         return self._qr.image if self._qr is not None else None

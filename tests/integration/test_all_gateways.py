@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
+from homeassistant.const import CONF_URL, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -164,7 +164,7 @@ async def test_incoming_message(
     event = state(hass, "event.home_message")
     assert event.attributes["event_type"] == "text"
     assert state(hass, "sensor.home_session").state == "connected"
-    assert state(hass, "image.home_qr_code").state == STATE_UNAVAILABLE
+    assert state(hass, "image.home_qr_code").state == STATE_UNKNOWN  # nothing to scan: no error
 
 
 async def test_image_reply_in_a_group(

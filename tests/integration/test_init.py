@@ -8,7 +8,7 @@ import sys
 from aiohttp.test_utils import TestClient
 import homeassistant.components
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -45,7 +45,7 @@ async def test_load_and_unload(
     assert wuzapi_account.state is ConfigEntryState.LOADED
     assert state(hass, "sensor.home_session").state == "connected"
     assert state(hass, "notify.anna").state != STATE_UNAVAILABLE
-    assert state(hass, "image.home_qr_code").state == STATE_UNAVAILABLE  # nothing to scan
+    assert state(hass, "image.home_qr_code").state == STATE_UNKNOWN  # nothing to scan: no error
     await hass.config_entries.async_unload(wuzapi_account.entry_id)
     assert wuzapi_account.state is ConfigEntryState.NOT_LOADED
 
