@@ -177,6 +177,9 @@ class Demo:
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Ctrl-C reaches the demo only, which then stops the servers in order (they
+                # would otherwise stop first, and the demo report them as crashed).
+                start_new_session=True,
             )
         )
         log.close()
