@@ -41,10 +41,12 @@ def main() -> int:
         demo.onboard()
         print(
             NEXT_STEPS.format(
-                ha=f"http://localhost:{demo.ha_port}",
+                # Not localhost: there the frontend reloads once on a first visit, which
+                # closes the dialog a user has just opened.
+                ha=demo.ha_url,
                 user=USERNAME,
                 password=PASSWORD,
-                phone=demo.phone_url.replace("127.0.0.1", "localhost"),
+                phone=demo.phone_url,
                 gateway=demo.simulator_url,
                 token=WUZAPI_USER_TOKEN,
                 config=demo.config,
