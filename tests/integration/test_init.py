@@ -67,6 +67,13 @@ async def test_gateway_down_at_setup(hass: HomeAssistant, ha_client: TestClient)
     )
     await setup_entry(hass, entry)
     assert entry.state is ConfigEntryState.SETUP_RETRY
+    # What the integrations page shows: said once, in words.
+    assert entry.reason is not None
+    assert entry.reason.startswith(
+        "Cannot reach the WhatsApp gateway: no connection to http://127.0.0.1:9 for the "
+        "status request"
+    )
+    assert entry.reason.lower().count("cannot") == 1
 
 
 async def test_unknown_gateway_kind(
@@ -117,7 +124,12 @@ async def test_unreachable_then_back(
         assert state(hass, entity_id).state == STATE_UNAVAILABLE
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
-    assert "Cannot reach the WhatsApp gateway" in errors[0].getMessage()
+    message = errors[0].getMessage()
+    assert "Cannot reach the WhatsApp gateway: " in message
+    # Said once, and in words: no doubled "cannot reach", no internal tag such as "(status)".
+    assert message.lower().count("cannot reach") == 1
+    assert "(status)" not in message
+    assert "is unavailable (HTTP 503) for the status request" in message
     caplog.clear()  # the one error above is the expected "log once"
 
     await poll(hass)

@@ -157,21 +157,23 @@ class Gateway(ABC):
         except aiohttp.ConnectionTimeoutError as err:
             # No connection within the time: the request never left.
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} did not accept a connection in time ({what})"
+                f"{self._base_url} accepted no connection in time for the {what} request"
             ) from err
         except TimeoutError as err:
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} did not answer the {what} request in time",
+                f"{self._base_url} did not answer the {what} request in time",
                 maybe_delivered=True,
             ) from err
         except aiohttp.ClientConnectorError as err:
-            # Refused, unresolvable or unroutable: the request never left.
+            # Refused, unresolvable or unroutable: the request never left. The OS's reason,
+            # not aiohttp's "Cannot connect to host …", which would repeat what we say.
+            reason = err.os_error.strerror or str(err.os_error)
             raise GatewayConnectionError(
-                f"Cannot reach the gateway at {self._base_url} ({what}): {err}"
+                f"no connection to {self._base_url} for the {what} request: {reason}"
             ) from err
         except aiohttp.ClientError as err:
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} dropped the {what} request: {err}",
+                f"{self._base_url} dropped the {what} request: {err}",
                 maybe_delivered=True,
             ) from err
         if response.status == 429:
@@ -182,7 +184,7 @@ class Gateway(ABC):
         if response.status in (502, 503, 504):
             # A proxy's 502/504 may come after the gateway behind it acted; a 503 is a refusal.
             raise GatewayConnectionError(
-                f"The gateway at {self._base_url} is unavailable (HTTP {response.status}, {what})",
+                f"{self._base_url} is unavailable (HTTP {response.status}) for the {what} request",
                 maybe_delivered=response.status != 503,
             )
         return response
