@@ -213,13 +213,18 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         """
         typed = {box.key for box in descriptor.credentials}
         values = {key: str(value) for key, value in stored.items() if key not in typed}
+        errors: dict[str, str] = {}
         for box in descriptor.credentials:
             if (value := user_input.get(box.key)) not in (None, ""):
                 values[box.key] = box.clean(value)
+                if problem := box.problem(values[box.key]):
+                    errors[box.key] = problem
             elif box.default is not None:
                 values[box.key] = box.default
             elif box.secret and stored.get(box.key):
                 values[box.key] = str(stored[box.key])
+        if errors:
+            return errors
         return await self._async_errors_of(self._async_connect(descriptor, values))
 
     async def _async_connect(

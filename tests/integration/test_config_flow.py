@@ -162,6 +162,19 @@ async def test_wuzapi_errors_and_recovery(
     assert result["type"] is FlowResultType.CREATE_ENTRY  # already linked: nothing to scan
 
 
+@pytest.mark.parametrize("url", ["192.168.1.20:8080", "http://", "ftp://gateway", "wuzapi"])
+async def test_an_address_that_is_no_web_address(
+    hass: HomeAssistant, simulator: SimulatorHandle, url: str
+) -> None:
+    """An address without http:// (or without a host) is named as such, not "cannot
+    connect"; nothing is asked of any gateway."""
+    result = await start(hass, "wuzapi")
+    result = await configure(hass, result, {"url": url, "token": USER_TOKEN})
+    assert result["errors"] == {"url": "invalid_url"}
+    result = await configure(hass, result, {"url": simulator.url, "token": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
 async def test_unexpected_error(
     hass: HomeAssistant,
     simulator: SimulatorHandle,

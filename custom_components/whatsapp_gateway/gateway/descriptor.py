@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Final, Self
 
 import aiohttp
+from yarl import URL
 
 from .base import Gateway
 from .models import Capability
@@ -50,6 +51,17 @@ class CredentialField:
     def secret(self) -> bool:
         """Whether the value is a secret."""
         return self.type is FieldType.PASSWORD
+
+    def problem(self, value: str) -> str | None:
+        """What is wrong with a cleaned value, as a short key (`invalid_url`); None if fine."""
+        if self.type is FieldType.URL:
+            try:
+                url = URL(value)
+            except ValueError:
+                return "invalid_url"
+            if url.scheme not in ("http", "https") or not url.host:
+                return "invalid_url"
+        return None
 
     def clean(self, value: Any) -> str:
         """The value as typed, without blanks around it (a URL also without a final slash)."""
