@@ -134,18 +134,25 @@ class Run:
         await self._request("POST", self._api(f"entry/{entry['entry_id']}/reload"))
         return time.perf_counter() - start
 
-    def memory(self, samples: int = 5) -> float:
+    async def memory(self, samples: int = 5) -> float:
         """Home Assistant's resident memory, the median of a few readings."""
         readings = []
         for _ in range(samples):
             readings.append(self.stack.rss_mb())
-            time.sleep(0.2)
+            # Not time.sleep: this loop also serves the simulator.
+            await asyncio.sleep(0.2)
         return statistics.median(readings)
 
     def add(self, figure: Figure) -> None:
         """Keep a figure and show it at once."""
         self.figures.append(figure)
         print(_row(figure), flush=True)
+
+
+def median_figure(name: str, seconds: dict[str, list[float]], target: str = "") -> Figure:
+    """The median of interleaved samples of both sides, in milliseconds."""
+    ours, floor = (statistics.median(seconds[side]) * 1000 for side in ("ours", "floor"))
+    return Figure(name, "ms", ours, floor, target)
 
 
 async def targets(stack: Stack, session: aiohttp.ClientSession) -> tuple[Target, Target]:
@@ -213,7 +220,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Figure]:
         await stack.wait_running(session, token)
         run = Run(stack, session, token)
         await asyncio.sleep(3)  # start-up work (translations, the recorder's) settles first
-        without = run.memory()
+        without = await run.memory()
         start = time.perf_counter()
         await run.add_account()
         flow_seconds = time.perf_counter() - start
@@ -223,7 +230,9 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Figure]:
         bench = Bench(stack, session, events, ours, floor)
         await bench.latency(50)  # warm-up: first calls import and compile
         run.add(
-            Figure("memory added by the integration", "MB", run.memory() - without, None, "≤ 5")
+            Figure(
+                "memory added by the integration", "MB", await run.memory() - without, None, "≤ 5"
+            )
         )
         run.add(Figure("adding the account (config flow)", "ms", flow_seconds * 1000))
 
@@ -236,11 +245,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Figure]:
                 "rest_command", "floor_send_text", {"message": "ping", "id": f"F{n}T"}
             ),
         )
-        send_figure = (
-            statistics.median(sends["ours"]) * 1000,
-            statistics.median(sends["floor"]) * 1000,
-        )
-        run.add(Figure("send_message p50", "ms", *send_figure, "≤ 1.2"))
+        run.add(median_figure("send_message p50", sends, "≤ 1.2"))
         file_call = {"target": CONTACT, "file": str(stack.picture)}
         file_samples = max(20, args.samples // 2)
         files = await bench.interleaved(
@@ -248,14 +253,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Figure]:
             lambda _: bench.call(DOMAIN, "send_file", file_call),
             lambda n: bench.call("rest_command", "floor_send_image", {"id": f"F{n}I"}),
         )
-        run.add(
-            Figure(
-                "send_file p50 (floor: rest_command)",
-                "ms",
-                statistics.median(files["ours"]) * 1000,
-                statistics.median(files["floor"]) * 1000,
-            )
-        )
+        run.add(median_figure("send_file p50 (floor: rest_command)", files))
         # rest_command cannot read a file: the fair floor reads it in the executor, then posts.
         floor_call = {"file": str(stack.picture), "phone": CONTACT}
         files = await bench.interleaved(
@@ -263,27 +261,11 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Figure]:
             lambda _: bench.call(DOMAIN, "send_file", file_call),
             lambda n: bench.call("bench_floor", "send_file", {**floor_call, "id": f"F{n}R"}),
         )
-        run.add(
-            Figure(
-                "send_file p50 (floor: read the file, post)",
-                "ms",
-                statistics.median(files["ours"]) * 1000,
-                statistics.median(files["floor"]) * 1000,
-                "≤ 1.2",
-            )
-        )
+        run.add(median_figure("send_file p50 (floor: read the file, post)", files, "≤ 1.2"))
         reloads = await bench.interleaved(
             10, lambda _: run.reload(DOMAIN), lambda _: run.reload("bench_floor")
         )
-        run.add(
-            Figure(
-                "entry reload (unload + setup) p50",
-                "ms",
-                statistics.median(reloads["ours"]) * 1000,
-                statistics.median(reloads["floor"]) * 1000,
-                "setup ≤ 50 ms",
-            )
-        )
+        run.add(median_figure("entry reload (unload + setup) p50", reloads, "setup ≤ 50 ms"))
 
         growth_samples, growth_count = max(50, args.samples // 3), max(1000, args.count * 2 // 3)
         for remembered in (2_000, 20_000):
