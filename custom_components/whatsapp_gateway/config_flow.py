@@ -3,7 +3,6 @@
 import asyncio
 import base64
 from collections.abc import Awaitable, Mapping
-from dataclasses import replace
 from functools import partialmethod
 import secrets
 from typing import Any
@@ -79,6 +78,7 @@ from .gateway import (
     GatewayError,
     InvalidChatId,
     NationalNumber,
+    SessionEvent,
     SessionState,
     SessionStatus,
     gateway_descriptor,
@@ -520,11 +520,12 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 self.hass, coordinator.async_refresh(), f"{DOMAIN} session after another phone"
             )
             return
-        coordinator.async_set_updated_data(
-            replace(coordinator.data, state=SessionState.LOGGED_OUT, qr=None)
+        # As if the gateway had pushed the logout; its reauth waits until this flow is gone
+        # (Home Assistant starts no second reauth flow for an entry).
+        self.hass.loop.call_soon(
+            coordinator.async_handle_session_event,
+            SessionEvent(SessionState.LOGGED_OUT, reason="another phone was unlinked"),
         )
-        # A new reauth flow for the entry starts only once this one is gone.
-        self.hass.loop.call_soon(entry.async_start_reauth, self.hass)
 
     async def _async_unlink_stranger(self) -> str | None:
         """Another phone was linked to this account's gateway session: unlink it again.

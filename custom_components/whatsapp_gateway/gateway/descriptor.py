@@ -9,7 +9,7 @@ interface built from descriptors serves every product the same way.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Self
 
@@ -177,7 +177,7 @@ class GatewayDescriptor[G: Gateway, O: GatewayOptions]:
     accounts: AccountPicking[G, Any] | None = None
     complete: (
         Callable[[aiohttp.ClientSession, dict[str, str]], Awaitable[dict[str, str]]] | None
-    ) = field(default=None)
+    ) = None
 
     @property
     def kind(self) -> str:
