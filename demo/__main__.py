@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from types import FrameType
 
-from .stack import PASSWORD, USERNAME, WUZAPI_USER_TOKEN, Demo, DemoError
+from .stack import COMPONENT, PASSWORD, USERNAME, Demo, DemoError
 
 NEXT_STEPS = """
 WhatsApp Gateway demo is running.
@@ -16,13 +17,29 @@ WhatsApp Gateway demo is running.
   Phone page      {phone}
 
 1. In Home Assistant: Settings > Devices & services > Add integration > WhatsApp Gateway,
-   choose wuzapi, enter the URL {gateway} and the user token {token}.
-2. On the phone page, press Scan: the dialog in Home Assistant moves on by itself.
+   and choose a gateway. Every one is simulated here; enter its details:
+{gateways}
+2. On the phone page, pick that gateway's phone and press Scan (or, after "Link with phone
+   number instead" on wuzapi, type the code Home Assistant shows): the dialog in Home
+   Assistant moves on by itself. Add as many gateways as you like, one phone each.
 3. Write "ping" on the phone page: the demo automation answers "pong", and every message
    shows up as a notification in Home Assistant.
 
 Logs: {config}/home-assistant.log and {config}/simulator.out. Ctrl-C stops the demo.
 """
+
+
+def gateway_details(sign_in: dict[str, dict[str, str]]) -> str:
+    """Each simulated gateway with the values of its setup form, aligned."""
+    # The gateways as the integration's first form names them.
+    strings = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
+    titles = strings["config"]["step"]["user"]["menu_options"]
+    width = max(len(label) for fields in sign_in.values() for label in fields)
+    lines = []
+    for product, fields in sign_in.items():
+        lines.append(f"\n     {titles[product]}")
+        lines += [f"       {label:<{width}}  {value}" for label, value in fields.items()]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -47,8 +64,7 @@ def main() -> int:
                 user=USERNAME,
                 password=PASSWORD,
                 phone=demo.phone_url,
-                gateway=demo.simulator_url,
-                token=WUZAPI_USER_TOKEN,
+                gateways=gateway_details(demo.sign_in),
                 config=demo.config,
             ),
             flush=True,

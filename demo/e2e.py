@@ -37,7 +37,7 @@ from .stack import (
     DemoError,
     fresh_config,
     http,
-    our_log_problems,
+    log_problems,
 )
 
 IMAGES = ROOT / "docs" / "images"
@@ -234,7 +234,7 @@ def run(demo: Demo) -> list[tuple[str, float]]:
             ):
                 with steps.step(name):
                     action()
-            problems = our_log_problems(demo.config / "home-assistant.log")
+            problems = log_problems(demo.config / "home-assistant.log")
             if problems:
                 raise DemoError("the integration logged problems:\n" + "\n".join(problems))
             return steps.timings

@@ -1,4 +1,8 @@
-"""Run the simulator: `python -m simulator --port 8081 --products wuzapi,maytapi`."""
+"""Run the simulator: `python -m simulator --port 8081 --products wuzapi,maytapi`.
+
+Every product is served under the one port; the defaults below are the credentials a client
+(the integration's setup form) enters.
+"""
 
 from __future__ import annotations
 
@@ -12,52 +16,72 @@ from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
-from .wuzapi import BUILDS, CURRENT_BUILD, WuzapiConfig
+from .wuzapi import BUILDS, WuzapiConfig
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument(
-        "--products", default=",".join(PRODUCTS), help=f"comma separated: {','.join(PRODUCTS)}"
+    """Command-line options; their defaults are those of the products' configurations."""
+    defaults = SimulatorConfig()
+    wuzapi, maytapi = defaults.wuzapi, defaults.maytapi
+    chatapi, waabot = defaults.chatapi, defaults.waabot
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--wuzapi-admin-token", default="admin-token")
-    parser.add_argument(
+    option = parser.add_argument
+    option("--host", default="127.0.0.1", help="address to listen on")
+    option("--port", type=int, default=8081, help="port to listen on")
+    option("--products", default=",".join(PRODUCTS), help="the products to serve, comma separated")
+    option("--wuzapi-admin-token", default=wuzapi.admin_token, help="wuzapi's admin token")
+    option(
         "--wuzapi-user-token",
         action="append",
         dest="wuzapi_user_tokens",
-        help="a user to create at start (repeatable; default: user-token)",
+        help=f"a wuzapi user to create at start, repeatable (default: {wuzapi.user_tokens[0]})",
     )
-    parser.add_argument("--wuzapi-webhook-format", choices=("form", "json"), default="form")
-    parser.add_argument(
+    option(
+        "--wuzapi-webhook-format",
+        choices=("form", "json"),
+        default=wuzapi.webhook_format,
+        help="how wuzapi posts webhooks",
+    )
+    option(
         "--wuzapi-build",
         choices=BUILDS,
-        default=CURRENT_BUILD,
-        help="behave like the May-2025 build or a current one (default: %(default)s)",
+        default=wuzapi.build,
+        help="behave like the May-2025 build or a current one",
     )
-    parser.add_argument(
-        "--wuzapi-qr-seconds", type=float, default=20.0, help="seconds between new QR codes"
+    option("--wuzapi-qr-seconds", type=float, default=20.0, help="seconds between new QR codes")
+    option("--maytapi-product-id", default=maytapi.product_id, help="Maytapi's product id")
+    option("--maytapi-api-key", default=maytapi.api_key, help="Maytapi's API key")
+    option(
+        "--maytapi-phone-id",
+        action="append",
+        dest="maytapi_phone_ids",
+        help=f"a Maytapi phone slot, repeatable (default: {maytapi.phone_ids[0]})",
     )
-    parser.add_argument("--maytapi-product-id", default="sim-product")
-    parser.add_argument("--maytapi-api-key", default="sim-key")
-    parser.add_argument("--maytapi-phone-id", action="append", dest="maytapi_phone_ids")
-    parser.add_argument("--maytapi-ack-interval", type=float, default=2.0)
-    parser.add_argument("--chatapi-instance-id", default="424242")
-    parser.add_argument("--chatapi-token", default="chatapi-token")
-    parser.add_argument("--waabot-email", default="ha@example.com")
-    parser.add_argument("--waabot-password", default="sim-password")
+    option(
+        "--maytapi-ack-interval",
+        type=float,
+        default=maytapi.ack_interval,
+        help="seconds between Maytapi's batches of delivery acks",
+    )
+    option("--chatapi-instance-id", default=chatapi.instance_id, help="the Chat-API instance")
+    option("--chatapi-token", default=chatapi.token, help="the Chat-API instance's token")
+    option("--waabot-email", default=waabot.email, help="the Waabot account's e-mail address")
+    option("--waabot-password", default=waabot.password, help="the Waabot account's password")
     return parser.parse_args(argv)
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
     """The simulator configuration the options describe."""
+    defaults = SimulatorConfig()
     return SimulatorConfig(
         products=tuple(name.strip() for name in args.products.split(",") if name.strip()),
         wuzapi=WuzapiConfig(
             admin_token=args.wuzapi_admin_token,
-            user_tokens=tuple(args.wuzapi_user_tokens or ("user-token",)),
+            user_tokens=tuple(args.wuzapi_user_tokens or defaults.wuzapi.user_tokens),
             webhook_format=args.wuzapi_webhook_format,
             build=args.wuzapi_build,
             qr_rotate_seconds=args.wuzapi_qr_seconds,
@@ -65,7 +89,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         maytapi=MaytapiConfig(
             product_id=args.maytapi_product_id,
             api_key=args.maytapi_api_key,
-            phone_ids=tuple(args.maytapi_phone_ids or ("12",)),
+            phone_ids=tuple(args.maytapi_phone_ids or defaults.maytapi.phone_ids),
             ack_interval=args.maytapi_ack_interval,
         ),
         chatapi=ChatApiConfig(instance_id=args.chatapi_instance_id, token=args.chatapi_token),

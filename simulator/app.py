@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -11,12 +10,11 @@ from aiohttp import web
 from .chatapi import ChatApiConfig, ChatApiSimulator
 from .common import Fault, Faults, WebhookSender, read_json
 from .maytapi import MaytapiConfig, MaytapiSimulator
+from .phones import Phone, PhonePage
 from .waabot import WaabotConfig, WaabotSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
 PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot")
-# The phone page plays a wuzapi user's phone; read once, it is served from memory.
-PHONE_PAGE = resources.files(__package__).joinpath("phone.html").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -28,6 +26,14 @@ class SimulatorConfig:
     maytapi: MaytapiConfig = field(default_factory=MaytapiConfig)
     chatapi: ChatApiConfig = field(default_factory=ChatApiConfig)
     waabot: WaabotConfig = field(default_factory=WaabotConfig)
+
+    def sign_in(self, url: str) -> dict[str, dict[str, str]]:
+        """For each product served at `url`: what to enter in the integration's form."""
+        return {
+            product: getattr(self, product).sign_in(url)
+            for product in PRODUCTS
+            if product in self.products
+        }
 
 
 class Simulator:
@@ -61,16 +67,21 @@ class Simulator:
             web.post("/__emulator/faults", self.add_fault),
             web.get("/__emulator/faults", self.list_faults),
         ]
-        for product in (self.wuzapi, self.maytapi, self.chatapi, self.waabot):
-            if product is not None:
-                routes += product.routes()
-        if self.wuzapi is not None:
-            routes.append(web.get("/phone", self.phone_page))
-        return routes
+        for product in self.products:
+            routes += product.routes()
+        return routes + PhonePage(self.page_phones).routes()
 
-    async def phone_page(self, request: web.Request) -> web.Response:
-        """The simulated phone for the demo: QR scan, conversation, write to Home Assistant."""
-        return web.Response(text=PHONE_PAGE, content_type="text/html")
+    @property
+    def products(
+        self,
+    ) -> list[WuzapiSimulator | MaytapiSimulator | ChatApiSimulator | WaabotSimulator]:
+        """The products served."""
+        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot)
+        return [product for product in served if product is not None]
+
+    def page_phones(self) -> list[Phone]:
+        """The phones of every product served, for the phone page."""
+        return [phone for product in self.products for phone in product.page_phones()]
 
     async def webhook_log(self, request: web.Request) -> web.Response:
         """Every webhook post made so far."""

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, now, read_json
+from .phones import Phone, PhoneState, chat_line, conflict, mark_read
 from .qr import qr_png
 
 PAGE_SIZE = 100
@@ -34,6 +35,10 @@ class ChatApiConfig:
     instance_id: str = "424242"
     token: str = "chatapi-token"  # noqa: S105 - a test double's default
 
+    def sign_in(self, url: str) -> dict[str, str]:
+        """What to enter in the integration's form, by field label."""
+        return {"Instance URL": f"{url}/instance{self.instance_id}", "Token": self.token}
+
 
 @dataclass
 class ChatApiInstance:
@@ -48,6 +53,7 @@ class ChatApiInstance:
     ack_notifications: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
 
     @property
     def jid(self) -> str:
@@ -153,7 +159,7 @@ class ChatApiSimulator:
     @instance_route
     async def logout(self, request: web.Request) -> web.Response:
         """GET or POST /logout."""
-        self._unlink()
+        self.unlink()
         return web.json_response({"result": "Logout request sent to messengers"})
 
     @instance_route
@@ -168,7 +174,8 @@ class ChatApiSimulator:
         self.instance.substatus = "normal"
         return web.json_response({"success": True})
 
-    def _unlink(self) -> None:
+    def unlink(self) -> None:
+        """The session ends: the instance shows a new QR code."""
         instance = self.instance
         instance.account_status = "got qr code"
         instance.number = ""
@@ -194,6 +201,7 @@ class ChatApiSimulator:
         sent_id = f"true_{chat}_{message_id()}"
         record = {"id": sent_id, "endpoint": request.path.rsplit("/", 1)[1], "body": body}
         instance.sent.append(record)
+        instance.chat.append(_chat_line_sent(sent_id, chat, kind, body))
         instance.log(
             {
                 "id": sent_id,
@@ -282,17 +290,23 @@ class ChatApiSimulator:
 
     async def control_scan(self, request: web.Request) -> web.Response:
         """The phone scans the QR code."""
+        body = await read_json(request)
+        self.scan(str(body.get("number", "")), str(body.get("name", "")))
+        return web.json_response({"number": self.instance.number})
+
+    def scan(self, number: str, name: str) -> None:
+        """The phone links as the account `number`."""
         instance = self.instance
         if instance.account_status != "got qr code":
-            raise web.HTTPConflict(text="the instance is not showing a QR code")
-        body = await read_json(request)
-        instance.number = "".join(
-            ch for ch in str(body.get("number", "12025550100")) if ch.isdigit()
-        )
-        instance.name = str(body.get("name", ""))
+            raise conflict("the instance is not showing a QR code")
+        instance.number = "".join(ch for ch in number or "12025550100" if ch.isdigit())
+        instance.name = name
         instance.account_status = "authenticated"
         instance.substatus = "normal"
-        return web.json_response({"number": instance.number})
+
+    def page_phones(self) -> list[Phone]:
+        """The instance's account, for the phone page."""
+        return [ChatApiPhone(self)]
 
     async def control_instance(self, request: web.Request) -> web.Response:
         """The instance's state and settings."""
@@ -323,7 +337,10 @@ class ChatApiSimulator:
 
     async def control_inbound(self, request: web.Request) -> web.Response:
         """A contact writes: the message is logged and, with a webhook set, pushed."""
-        body = await read_json(request)
+        return web.json_response(await self.inbound(await read_json(request)))
+
+    async def inbound(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Log and push the message a contact sends (see control_inbound)."""
         instance = self.instance
         sender = "".join(ch for ch in str(body.get("from", "12025550111")) if ch.isdigit())
         from_me = bool(body.get("from_me", False))
@@ -359,24 +376,37 @@ class ChatApiSimulator:
         if body.get("reply_to"):
             message["quotedMsgId"] = str(body["reply_to"])
         instance.log(message)
+        instance.chat.append(
+            chat_line(
+                "in",
+                message["id"],
+                chat,
+                str(body.get("text") or body.get("caption") or ""),
+                kind=kind,
+                sender=f"{sender}@c.us",
+                name=message["senderName"],
+            )
+        )
         await self._post({"messages": [message]})
-        return web.json_response(message)
+        return message
 
     async def control_ack(self, request: web.Request) -> web.Response:
         """The recipient's phone confirms messages (status delivered or viewed)."""
         body = await read_json(request)
         chat = str(body.get("chat", "12025550111@c.us"))
+        ids = [str(sent) for sent in body.get("ids") or []]
+        acks = await self.acknowledge({chat: ids}, str(body.get("status", "viewed")))
+        return web.json_response({"acks": acks})
+
+    async def acknowledge(self, ids: dict[str, list[str]], status: str) -> list[dict[str, Any]]:
+        """Post acks with `status` for the sent messages `ids` (by chat); the acks posted."""
+        pairs = [(chat, sent) for chat, sent_ids in ids.items() for sent in sent_ids]
         acks = [
-            {
-                "id": str(sent),
-                "queueNumber": n,
-                "chatId": chat,
-                "status": str(body.get("status", "viewed")),
-            }
-            for n, sent in enumerate(body.get("ids") or [], start=1)
+            {"id": sent, "queueNumber": n, "chatId": chat, "status": status}
+            for n, (chat, sent) in enumerate(pairs, start=1)
         ]
         await self._post({"ack": acks})
-        return web.json_response({"acks": acks})
+        return acks
 
     async def control_set_status(self, request: web.Request) -> web.Response:
         """Force the account status and substatus (offline, computer, …)."""
@@ -392,9 +422,66 @@ class ChatApiSimulator:
 
     async def control_logout(self, request: web.Request) -> web.Response:
         """The user removes the linked device on the phone."""
-        self._unlink()
+        self.unlink()
         return web.json_response({"ok": True})
 
     async def control_sent(self, request: web.Request) -> web.Response:
         """What Home Assistant sent through the instance."""
         return web.json_response(self.instance.sent)
+
+
+class ChatApiPhone(Phone):
+    """The instance's WhatsApp account on the phone page."""
+
+    product = "chatapi"
+
+    def __init__(self, simulator: ChatApiSimulator) -> None:
+        """The phone of the one instance."""
+        super().__init__(
+            simulator.config.instance_id, f"Chat-API instance {simulator.config.instance_id}"
+        )
+        self.simulator = simulator
+
+    def state(self) -> PhoneState:
+        """Linked once authenticated; a QR code while the instance has one."""
+        instance = self.simulator.instance
+        linked = instance.account_status == "authenticated"
+        qr = self.simulator.qr_payload() if instance.account_status == "got qr code" else ""
+        return PhoneState(number=instance.number if linked else "", qr=qr, chat=instance.chat)
+
+    async def scan(self, qr: str | None, number: str, name: str) -> None:
+        """Link by QR code."""
+        if qr not in (None, self.simulator.qr_payload()):
+            raise conflict("that QR code has expired")
+        self.simulator.scan(number, name)
+
+    async def write(self, message: dict[str, Any]) -> str:
+        """A contact writes."""
+        return str((await self.simulator.inbound(message))["id"])
+
+    async def read(self, ids: list[str]) -> None:
+        """Viewed acks."""
+        await self.simulator.acknowledge(mark_read(self.simulator.instance.chat, ids), "viewed")
+
+    async def unlink(self) -> None:
+        """Linked devices → remove."""
+        self.simulator.unlink()
+
+
+def _chat_line_sent(sent_id: str, chat: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A message Home Assistant sent, as the phone page shows it."""
+    if kind == "location":
+        return chat_line("out", sent_id, chat, f"{body['lat']}, {body['lng']}", kind="location")
+    if kind == "ptt":
+        return chat_line("out", sent_id, chat, kind="voice", media=str(body["audio"]))
+    if kind == "document":
+        media = str(body["body"])
+        shown = "image" if media.startswith("data:image/") else "document"
+        caption = str(body.get("caption") or "")
+        return chat_line(
+            "out", sent_id, chat, caption, kind=shown, media=media, filename=str(body["filename"])
+        )
+    line = chat_line("out", sent_id, chat, str(body["body"]))
+    if body.get("quotedMsgId"):
+        line["reply_to"] = str(body["quotedMsgId"])
+    return line

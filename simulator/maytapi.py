@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import Periodic, WebhookSender, json_bytes, message_id, now, read_json
+from .phones import Phone, PhoneState, chat_line, conflict, mark_read
 from .qr import qr_png
 
 SEND_TYPES = frozenset(
@@ -49,6 +50,10 @@ class MaytapiConfig:
     phone_limit: int = 2
     ack_interval: float = 2.0  # seconds between ack batches; 0 = only on /flush_acks
 
+    def sign_in(self, url: str) -> dict[str, str]:
+        """What to enter in the integration's form, by field label."""
+        return {"Product id": self.product_id, "API key": self.api_key, "API address": url}
+
 
 @dataclass
 class MaytapiPhone:
@@ -62,6 +67,7 @@ class MaytapiPhone:
     qr_serial: int = 1
     fail_next_send: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
 
     def public(self) -> dict[str, Any]:
         """The phone as /listPhones shows it."""
@@ -313,6 +319,7 @@ class MaytapiSimulator:
         sent_id = message_id()
         record = {"id": sent_id, "chat_id": chat_id, "body": body}
         phone.sent.append(record)
+        phone.chat.append(_chat_line_sent(sent_id, chat_id, body))
         if phone.fail_next_send:
             phone.fail_next_send = False
             self.sender.later(
@@ -388,27 +395,53 @@ class MaytapiSimulator:
         for phone, ack in pending:
             batches.setdefault(phone.id, []).append(ack)
         for phone_id, acks in batches.items():
-            await self._deliver(
-                self.phones[phone_id],
-                {
-                    "type": "ack",
-                    "product_id": self.config.product_id,
-                    "phone_id": int(phone_id) if phone_id.isdigit() else phone_id,
-                    "data": acks,
-                },
-            )
+            phone = self.phones[phone_id]
+            await self._deliver(phone, self._ack_batch(phone, acks))
         return len(pending)
+
+    def _ack_batch(self, phone: MaytapiPhone, acks: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "type": "ack",
+            "product_id": self.config.product_id,
+            "phone_id": int(phone.id) if phone.id.isdigit() else phone.id,
+            "data": acks,
+        }
 
     # Control API (the phone side)
 
     async def control_scan(self, request: web.Request) -> web.Response:
         """The phone scans the QR code."""
         phone = self._control_phone(request)
-        if phone.status != "qr-code":
-            raise web.HTTPConflict(text="this phone is not showing a QR code")
-        phone.number = str((await read_json(request)).get("number", "905301234567"))
-        await self._set_status(phone, "active")
+        await self.scan(phone, str((await read_json(request)).get("number", "")))
         return web.json_response(phone.public())
+
+    async def scan(self, phone: MaytapiPhone, number: str) -> None:
+        """The phone links as the account `number`."""
+        if phone.status != "qr-code":
+            raise conflict("this phone is not showing a QR code")
+        phone.number = number or "905301234567"
+        await self._set_status(phone, "active")
+
+    async def unlink(self, phone: MaytapiPhone) -> None:
+        """The session ends: the phone slot shows a new QR code."""
+        phone.number = ""
+        phone.qr_serial += 1
+        await self._set_status(phone, "qr-code")
+
+    async def read(self, phone: MaytapiPhone, ids: list[str]) -> None:
+        """The contact saw messages: a `seen` ack for each, at once."""
+        acks = [
+            {"ackType": "seen", "ackCode": 3, "chatId": chat, "msgId": sent_id}
+            | {"time": int(now().timestamp())}
+            for chat, read in mark_read(phone.chat, ids).items()
+            for sent_id in read
+        ]
+        if acks:
+            await self._deliver(phone, self._ack_batch(phone, acks))
+
+    def page_phones(self) -> list[Phone]:
+        """Every phone slot, for the phone page."""
+        return [MaytapiPhoneSide(self, phone) for phone in self.phones.values()]
 
     async def control_set_status(self, request: web.Request) -> web.Response:
         """Force a phone status (idle, phone-error, disabled, …)."""
@@ -417,9 +450,9 @@ class MaytapiSimulator:
         if status not in PHONE_STATUSES:
             raise web.HTTPBadRequest(text=f"status must be one of {', '.join(PHONE_STATUSES)}")
         if status == "qr-code":
-            phone.number = ""
-            phone.qr_serial += 1
-        await self._set_status(phone, str(status))
+            await self.unlink(phone)
+        else:
+            await self._set_status(phone, str(status))
         return web.json_response(phone.public())
 
     async def control_fail_next(self, request: web.Request) -> web.Response:
@@ -466,8 +499,11 @@ class MaytapiSimulator:
 
     async def control_inbound(self, request: web.Request) -> web.Response:
         """A contact sends a message to the phone."""
-        phone = self._control_phone(request)
-        body = await read_json(request)
+        event = await self.inbound(self._control_phone(request), await read_json(request))
+        return web.json_response({"id": event["message"]["_serialized"], "event": event})
+
+    async def inbound(self, phone: MaytapiPhone, body: dict[str, Any]) -> dict[str, Any]:
+        """Post the message a contact sends (see control_inbound); the webhook body."""
         sender = "".join(ch for ch in str(body.get("from", "905301112233")) if ch.isdigit())
         conversation = str(body.get("group") or f"{sender}@c.us")
         short_id = str(body.get("id") or message_id())
@@ -531,8 +567,84 @@ class MaytapiSimulator:
                 "text": str(body.get("quoted_text", "")),
                 "user": {"id": f"{phone.number}@c.us", "phone": phone.number},
             }
+        phone.chat.append(
+            chat_line(
+                "in",
+                message["_serialized"],
+                conversation,
+                str(body.get("text") or body.get("caption") or ""),
+                kind=kind,
+                sender=f"{sender}@c.us",
+                name=str(body.get("name", "")),
+            )
+        )
         await self._deliver(phone, event)
-        return web.json_response({"id": message["_serialized"], "event": event})
+        return event
+
+
+class MaytapiPhoneSide(Phone):
+    """A Maytapi phone slot on the phone page."""
+
+    product = "maytapi"
+
+    def __init__(self, simulator: MaytapiSimulator, phone: MaytapiPhone) -> None:
+        """The phone in slot `phone`."""
+        super().__init__(phone.id, f"Maytapi phone {phone.id}")
+        self.simulator = simulator
+        self.phone = phone
+
+    def state(self) -> PhoneState:
+        """Linked while active; a QR code on the QR screen."""
+        phone = self.phone
+        qr = self.simulator.qr_payload(phone) if phone.status == "qr-code" else ""
+        return PhoneState(
+            number=phone.number if phone.status == "active" else "", qr=qr, chat=phone.chat
+        )
+
+    async def scan(self, qr: str | None, number: str, name: str) -> None:
+        """Link by QR code."""
+        if qr not in (None, self.simulator.qr_payload(self.phone)):
+            raise conflict("that QR code has expired")
+        await self.simulator.scan(self.phone, number)
+
+    async def write(self, message: dict[str, Any]) -> str:
+        """A contact writes."""
+        return str((await self.simulator.inbound(self.phone, message))["message"]["_serialized"])
+
+    async def read(self, ids: list[str]) -> None:
+        """Seen acks."""
+        await self.simulator.read(self.phone, ids)
+
+    async def unlink(self) -> None:
+        """Linked devices → remove."""
+        await self.simulator.unlink(self.phone)
+
+
+def _chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A message Home Assistant sent, as the phone page shows it."""
+    kind = str(body.get("type"))
+    if kind == "media":
+        media = str(body["message"])
+        mime = media[5:].split(";")[0] if media.startswith("data:") else ""
+        shown = "image" if mime.startswith("image/") else "document"
+        text = str(body.get("text") or "")
+        return chat_line(
+            "out",
+            sent_id,
+            chat,
+            text,
+            kind=shown,
+            media=media,
+            filename=str(body.get("filename") or ""),
+        )
+    if kind == "location":
+        return chat_line(
+            "out", sent_id, chat, f"{body['latitude']}, {body['longitude']}", kind="location"
+        )
+    line = chat_line("out", sent_id, chat, str(body.get("message") or ""), kind=kind)
+    if body.get("reply_to"):
+        line["reply_to"] = str(body["reply_to"])
+    return line
 
 
 def _valid_media(message: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, now, read_json
+from .phones import Phone, PhoneState, chat_line, conflict, png_data_url
 from .qr import qr_png
 
 API = "/api/v1"
@@ -45,6 +46,10 @@ class WaabotConfig:
     password: str = "sim-password"  # noqa: S105 - a test double's default
     instances: int = 1
 
+    def sign_in(self, url: str) -> dict[str, str]:
+        """What to enter in the integration's form, by field label."""
+        return {"E-mail address": self.email, "Password": self.password, "API address": url + API}
+
 
 @dataclass
 class WaabotInstance:
@@ -60,6 +65,14 @@ class WaabotInstance:
     webhook: str = ""
     events: list[str] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
+
+    @property
+    def qr_payload(self) -> str:
+        """What the QR code shown for linking encodes ("" when none is shown)."""
+        if not self.started or self.number:
+            return ""
+        return f"2@waabot,{self.session_id},{self.qr_serial}"
 
     def public(self) -> dict[str, Any]:
         """The instance as GET /whatsapp lists it."""
@@ -216,13 +229,13 @@ class WaabotSimulator:
         self, request: web.Request, instance: WaabotInstance, body: dict[str, Any]
     ) -> web.Response:
         """GET /whatsapp/scan: the QR as an image, or as base64 text."""
-        if not instance.started or instance.number:
+        if not instance.qr_payload:
             return envelope(
                 "QR code not available: the instance is not waiting for a scan", status=400
             )
-        png = qr_png(f"2@waabot,{instance.session_id},{instance.qr_serial}")
+        png = qr_png(instance.qr_payload)
         if request.query.get("format") == "base64text":
-            return web.Response(text=f"data:image/png;base64,{base64.b64encode(png).decode()}")
+            return web.Response(text=png_data_url(png))
         return web.Response(body=png, content_type="image/png")
 
     @instance_route
@@ -253,7 +266,7 @@ class WaabotSimulator:
         """GET /whatsapp/instance/logout/<_id>."""
         if request.match_info["id"] != instance.id:
             return envelope("Instance not found", status=404)
-        self._unlink(instance)
+        unlink(instance)
         return envelope("Instance logged out successfully")
 
     @instance_route
@@ -274,8 +287,10 @@ class WaabotSimulator:
     ) -> web.Response:
         digits = chat.split("@")[0]
         jid = chat if chat.endswith("@g.us") else f"{digits}@s.whatsapp.net"
-        key = {"remoteJid": jid, "fromMe": True, "id": "BAE5" + secrets.token_hex(6).upper()}
-        instance.sent.append({"id": key["id"], **record})
+        sent_id = "BAE5" + secrets.token_hex(6).upper()
+        key = {"remoteJid": jid, "fromMe": True, "id": sent_id}
+        instance.sent.append({"id": sent_id, **record})
+        instance.chat.append(_chat_line_sent(sent_id, jid, record))
         data = {
             "key": key,
             "status": "PENDING",
@@ -346,11 +361,6 @@ class WaabotSimulator:
             body = {"event": event, "session_id": instance.session_id, "data": data}
             await self.sender.post("waabot", instance.webhook, json_bytes(body), "application/json")
 
-    def _unlink(self, instance: WaabotInstance) -> None:
-        instance.number = ""
-        instance.name = ""
-        instance.qr_serial += 1
-
     # Control API (the phone side)
 
     def _control_instance(self, request: web.Request) -> WaabotInstance:
@@ -372,19 +382,17 @@ class WaabotSimulator:
     async def control_scan(self, request: web.Request) -> web.Response:
         """The phone scans the instance's QR code."""
         instance = self._control_instance(request)
-        if not instance.started or instance.number:
-            raise web.HTTPConflict(text="this instance is not showing a QR code")
         body = await read_json(request)
-        instance.number = "".join(
-            ch for ch in str(body.get("number", "2349040613521")) if ch.isdigit()
-        )
-        instance.name = str(body.get("name", ""))
+        scan(instance, None, str(body.get("number", "")), str(body.get("name", "")))
         return web.json_response(instance.public())
 
     async def control_inbound(self, request: web.Request) -> web.Response:
         """A contact writes to the instance's account."""
         instance = self._control_instance(request)
-        body = await read_json(request)
+        return web.json_response(await self.inbound(instance, await read_json(request)))
+
+    async def inbound(self, instance: WaabotInstance, body: dict[str, Any]) -> dict[str, Any]:
+        """Post the message a contact sends (see control_inbound)."""
         sender = "".join(ch for ch in str(body.get("from", "2348179803743")) if ch.isdigit())
         from_me = bool(body.get("from_me", False))
         group = body.get("group")
@@ -431,12 +439,27 @@ class WaabotSimulator:
             "messageTimestamp": str(int(now().timestamp())),
             "pushName": str(body.get("name", "")),
         }
+        instance.chat.append(
+            chat_line(
+                "in",
+                key["id"],
+                key["remoteJid"],
+                str(body.get("text") or body.get("caption") or ""),
+                kind=kind,
+                sender=f"{sender}@s.whatsapp.net",
+                name=message["pushName"],
+            )
+        )
         await self._post(instance, "onAnyMessage" if from_me else "onMessage", message)
-        return web.json_response(message)
+        return message
+
+    def page_phones(self) -> list[Phone]:
+        """Every instance's account, for the phone page."""
+        return [WaabotPhone(self, instance) for instance in self.instances.values()]
 
     async def control_logout(self, request: web.Request) -> web.Response:
         """The user removes the linked device on the phone."""
-        self._unlink(self._control_instance(request))
+        unlink(self._control_instance(request))
         return web.json_response({"ok": True})
 
     async def control_stop(self, request: web.Request) -> web.Response:
@@ -458,3 +481,78 @@ class WaabotSimulator:
         """Every bearer token expires now; clients have to log in again."""
         self.tokens.clear()
         return web.json_response({"ok": True})
+
+
+def unlink(instance: WaabotInstance) -> None:
+    """The session ends: the instance shows a new QR code."""
+    instance.number = ""
+    instance.name = ""
+    instance.qr_serial += 1
+
+
+def scan(instance: WaabotInstance, qr: str | None, number: str, name: str) -> None:
+    """The phone scans the instance's QR code `qr` (None: the one shown)."""
+    if not instance.qr_payload:
+        raise conflict("this instance is not showing a QR code")
+    if qr not in (None, instance.qr_payload):
+        raise conflict("that QR code has expired")
+    instance.number = "".join(ch for ch in number or "2349040613521" if ch.isdigit())
+    instance.name = name
+
+
+class WaabotPhone(Phone):
+    """A Waabot instance's WhatsApp account on the phone page."""
+
+    product = "waabot"
+    receipts = False  # Waabot posts no receipts
+
+    def __init__(self, simulator: WaabotSimulator, instance: WaabotInstance) -> None:
+        """The phone of `instance`."""
+        super().__init__(instance.session_id, f"Waabot instance {instance.session_id}")
+        self.simulator = simulator
+        self.instance = instance
+
+    def state(self) -> PhoneState:
+        """Linked once scanned; a QR code while the engine runs unlinked."""
+        instance = self.instance
+        return PhoneState(number=instance.number, qr=instance.qr_payload, chat=instance.chat)
+
+    async def scan(self, qr: str | None, number: str, name: str) -> None:
+        """Link by QR code."""
+        scan(self.instance, qr, number, name)
+
+    async def write(self, message: dict[str, Any]) -> str:
+        """A contact writes."""
+        return str((await self.simulator.inbound(self.instance, message))["key"]["id"])
+
+    async def read(self, ids: list[str]) -> None:
+        """Waabot reports no receipts."""
+        raise conflict("Waabot posts no read receipts")
+
+    async def unlink(self) -> None:
+        """Linked devices → remove."""
+        unlink(self.instance)
+
+
+def _chat_line_sent(sent_id: str, chat: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A message Home Assistant sent, as the phone page shows it."""
+    body = record["body"]
+    file = record.get("file")
+    if file:
+        media = f"data:{file['content_type']};base64,{file['base64']}"
+        shown = "image" if record["endpoint"] == "message/image" else "document"
+        caption = str(body.get("caption") or "")
+        return chat_line(
+            "out",
+            sent_id,
+            chat,
+            caption,
+            kind=shown,
+            media=media,
+            filename=str(file["filename"] or ""),
+        )
+    location = body.get("location")
+    if isinstance(location, dict):
+        text = f"{location.get('lat')}, {location.get('lng')}"
+        return chat_line("out", sent_id, chat, text, kind="location")
+    return chat_line("out", sent_id, chat, str(body.get("message") or ""))

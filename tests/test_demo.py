@@ -1,15 +1,15 @@
-"""The demo's helpers: a fresh configuration holds only our files, the log check finds our
-problems and nothing else."""
+"""The demo's helpers: a fresh configuration holds only our files; the log check finds every
+error and traceback, and our warnings, but not the warnings of others."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from demo.stack import COMPONENT, fresh_config, our_log_problems
+from demo.stack import COMPONENT, fresh_config, log_problems
 
 OTHERS = """\
 2026-11-21 16:05:58.798 WARNING (SyncWorker_0) [homeassistant.loader] integration whatsapp_gateway
-2026-11-21 16:05:58.970 ERROR (MainThread) [haffmpeg.core] FFmpeg fails
+2026-11-21 16:05:58.970 WARNING (MainThread) [haffmpeg.tools] Error starting FFmpeg.
 2026-11-21 16:05:59.001 DEBUG (MainThread) [custom_components.whatsapp_gateway] Finished fetching
 2026-11-21 16:05:59.002 INFO (MainThread) [custom_components.whatsapp_gateway.coordinator] recovered
 """
@@ -20,15 +20,19 @@ OURS = [
     "Traceback (most recent call last):\n"
     '  File "/tmp/config/custom_components/whatsapp_gateway/sending.py", line 1, in send\n'
     "ValueError: boom",
+    "2026-11-21 16:06:00.300 ERROR (MainThread) [haffmpeg.core] FFmpeg fails",
+    "2026-11-21 16:06:00.400 INFO (MainThread) [homeassistant.setup] Setting up met\n"
+    "Traceback (most recent call last):\n"
+    "ModuleNotFoundError: No module named 'metno'",
 ]
 
 
-def test_log_check_finds_only_our_problems(tmp_path: Path) -> None:
+def test_log_check_finds_errors_tracebacks_and_our_warnings(tmp_path: Path) -> None:
     log = tmp_path / "home-assistant.log"
     log.write_text(OTHERS, encoding="utf-8")
-    assert our_log_problems(log) == []
+    assert log_problems(log) == []
     log.write_text(OTHERS + "\n".join(OURS) + "\n", encoding="utf-8")
-    assert [problem.rstrip("\n") for problem in our_log_problems(log)] == OURS
+    assert [problem.rstrip("\n") for problem in log_problems(log)] == OURS
 
 
 def test_fresh_config_copies_only_our_files(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..common import WebhookSender
+from ..phones import Phone
 from .admin import AdminApi
 from .chat import ChatApi
 from .phone import PhoneControl
@@ -31,12 +32,17 @@ class WuzapiSimulator:
         """Create the users the configuration lists."""
         self.server = WuzapiServer(config, sender)
         self.qr_rotation = self.server.qr_rotation
+        self._phone = PhoneControl(self.server)
         self._parts = (
             AdminApi(self.server),
             SessionApi(self.server),
             ChatApi(self.server),
-            PhoneControl(self.server),
+            self._phone,
         )
+
+    def page_phones(self) -> list[Phone]:
+        """Every user's account, for the phone page."""
+        return self._phone.page_phones()
 
     def routes(self) -> list[web.RouteDef]:
         """Every route of the product and of its control API."""

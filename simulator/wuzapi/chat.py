@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..common import message_id, now
+from ..phones import chat_line
 from .events import receipt_event
 from .server import (
     MEDIA_FIELDS,
@@ -205,14 +206,7 @@ class ChatApi(Part):
 
 def chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, Any]:
     """A message Home Assistant sent, as the phone page shows it."""
-    line: dict[str, Any] = {
-        "direction": "out",
-        "id": sent_id,
-        "chat": chat,
-        "kind": "text",
-        "text": str(body.get("Body") or body.get("Caption") or ""),
-        "time": now().isoformat(timespec="seconds"),
-    }
+    line = chat_line("out", sent_id, chat, str(body.get("Body") or body.get("Caption") or ""))
     for kind, (field_name, _) in MEDIA_FIELDS.items():
         if isinstance(data := body.get(field_name), str):
             line |= {"kind": kind, "media": data, "filename": str(body.get("FileName") or "")}

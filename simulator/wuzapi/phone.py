@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ..common import message_id, now, read_json
+from ..phones import Phone, PhoneState, chat_line, conflict, mark_read
 from .events import message_event, message_info, receipt_event
 from .server import (
     EXTENSIONS,
@@ -21,8 +22,76 @@ from .server import (
 )
 
 
+class WuzapiPhone(Phone):
+    """A wuzapi user's WhatsApp account on the phone page."""
+
+    product = "wuzapi"
+
+    def __init__(self, control: PhoneControl, user: WuzapiUser) -> None:
+        """The phone of `user`."""
+        super().__init__(user.id, f"wuzapi user {user.name}")
+        self.control = control
+        self.user = user
+
+    def state(self) -> PhoneState:
+        """Linked, showing a QR code or waiting for a pairing code."""
+        user = self.user
+        return PhoneState(
+            number=user.jid if user.paired else "",
+            qr=user.qr_payload if user.connected and not user.paired else "",
+            awaiting_code=bool(user.linking_code) and not user.paired,
+            chat=user.chat,
+        )
+
+    async def scan(self, qr: str | None, number: str, name: str) -> None:
+        """Link by QR code."""
+        await self.control.scan(self.user, qr, number, name)
+
+    async def enter_code(self, code: str, name: str) -> None:
+        """Link by the pairing code."""
+        await self.control.enter_code(self.user, code, name)
+
+    async def write(self, message: dict[str, Any]) -> str:
+        """A contact writes."""
+        return str((await self.control.inbound(self.user, message))["event"]["Info"]["ID"])
+
+    async def read(self, ids: list[str]) -> None:
+        """Read receipts for what Home Assistant sent."""
+        for chat, read in mark_read(self.user.chat, ids).items():
+            await self.control.server.emit(self.user, receipt_event(chat, read, "Read"))
+
+    async def unlink(self) -> None:
+        """Linked devices → remove."""
+        await self.control.unlink(self.user)
+
+
 class PhoneControl(Part):
     """The control API: what the phone, WhatsApp and the server's operator do."""
+
+    def page_phones(self) -> list[Phone]:
+        """Every user's account, for the phone page."""
+        return [WuzapiPhone(self, user) for user in self.server.users.values()]
+
+    async def scan(self, user: WuzapiUser, qr: str | None, number: str, name: str) -> None:
+        """The phone scans the QR code `qr` (None: the one shown) as the account `number`."""
+        if not user.connected or user.paired or not user.qr_payload:
+            raise conflict("this user is not showing a QR code")
+        if qr not in (None, user.qr_payload):
+            raise conflict("that QR code has expired")
+        await self.server.pair(user, number or "491700000001", name)
+
+    async def enter_code(self, user: WuzapiUser, code: str, name: str) -> None:
+        """The phone enters the pairing code."""
+        if not user.linking_code or code != user.linking_code:
+            raise conflict("wrong or no pairing code")
+        await self.server.pair(user, user.linking_phone, name)
+
+    async def unlink(self, user: WuzapiUser) -> None:
+        """The device is removed under Linked devices on the phone."""
+        self.server.unlink(user)
+        await self.server.emit(
+            user, {"type": "LoggedOut", "event": {"OnConnect": False, "Reason": 0}}
+        )
 
     def routes(self) -> list[web.RouteDef]:
         """The group's routes."""
@@ -56,22 +125,15 @@ class PhoneControl(Part):
         """The phone scans the QR code currently shown."""
         user = self.server.control_user(request)
         body = await read_json(request)
-        if not user.connected or user.paired or not user.qr_payload:
-            raise web.HTTPConflict(text="this user is not showing a QR code")
-        if body.get("qr") not in (None, user.qr_payload):
-            raise web.HTTPConflict(text="that QR code has expired")
-        await self.server.pair(
-            user, str(body.get("phone", "491700000001")), str(body.get("name", ""))
-        )
+        qr = None if body.get("qr") is None else str(body["qr"])
+        await self.scan(user, qr, str(body.get("phone", "")), str(body.get("name", "")))
         return web.json_response(user.public())
 
     async def control_link_code(self, request: web.Request) -> web.Response:
         """The phone enters the pairing code."""
         user = self.server.control_user(request)
         body = await read_json(request)
-        if not user.linking_code or body.get("code") != user.linking_code:
-            raise web.HTTPConflict(text="wrong or no pairing code")
-        await self.server.pair(user, user.linking_phone, str(body.get("name", "")))
+        await self.enter_code(user, str(body.get("code", "")), str(body.get("name", "")))
         return web.json_response(user.public())
 
     async def control_rotate_qr(self, request: web.Request) -> web.Response:
@@ -107,10 +169,7 @@ class PhoneControl(Part):
     async def control_logout(self, request: web.Request) -> web.Response:
         """The device is removed under Linked devices on the phone."""
         user = self.server.control_user(request)
-        self.server.unlink(user)
-        await self.server.emit(
-            user, {"type": "LoggedOut", "event": {"OnConnect": False, "Reason": 0}}
-        )
+        await self.unlink(user)
         return web.json_response(user.public())
 
     async def control_qr_pending(self, request: web.Request) -> web.Response:
@@ -204,7 +263,11 @@ class PhoneControl(Part):
     async def control_inbound(self, request: web.Request) -> web.Response:
         """A contact sends a message: text, media, location, contact, reaction, poll, reply."""
         user = self.server.control_user(request)
-        body = await read_json(request)
+        event = await self.inbound(user, await read_json(request))
+        return web.json_response({"id": event["event"]["Info"]["ID"], "event": event})
+
+    async def inbound(self, user: WuzapiUser, body: dict[str, Any]) -> dict[str, Any]:
+        """Post the message a contact sends (see control_inbound); the event posted."""
         sender = "".join(ch for ch in str(body.get("from", "491700000002")) if ch.isdigit())
         group = body.get("group")
         chat = str(group) if group else sender
@@ -230,19 +293,18 @@ class PhoneControl(Part):
             raise web.HTTPBadRequest(text=str(err)) from None
         event = {"type": "Message", "event": message_event(info, message), **extra}
         user.chat.append(
-            {
-                "direction": "in",
-                "id": info["ID"],
-                "chat": info["Chat"],
-                "sender": jid(sender),
-                "name": info["PushName"],
-                "kind": kind,
-                "text": str(body.get("text") or body.get("caption") or ""),
-                "time": now().isoformat(timespec="seconds"),
-            }
+            chat_line(
+                "in",
+                info["ID"],
+                info["Chat"],
+                str(body.get("text") or body.get("caption") or ""),
+                kind=kind,
+                sender=jid(sender),
+                name=info["PushName"],
+            )
         )
         await self.server.emit(user, event)
-        return web.json_response({"id": info["ID"], "event": event})
+        return event
 
     def _inbound_message(
         self,

@@ -149,6 +149,10 @@ class WuzapiConfig:
         """Whether this is the May-2025 build."""
         return self.build == OLD_BUILD
 
+    def sign_in(self, url: str) -> dict[str, str]:
+        """What to enter in the integration's form, by field label."""
+        return {"Server URL": url, "User token": self.user_tokens[0]}
+
 
 @dataclass
 class WuzapiUser:
