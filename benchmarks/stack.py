@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from demo.stack import COMPONENT, our_log_problems
+from demo.stack import COMPONENT, log_problems
 from simulator import SimulatorConfig, WuzapiConfig, create_app
 
 FLOOR_COMPONENT = Path(__file__).resolve().parent / "bench_floor"
@@ -205,9 +205,9 @@ class Stack:
         raise BenchError("no VmRSS in /proc")
 
     def log_problems(self) -> list[str]:
-        """Warnings and errors of our code in Home Assistant's log."""
+        """Errors and tracebacks in Home Assistant's log, and the warnings of our code."""
         log = self.folder / "config" / "home-assistant.log"
-        return our_log_problems(log) if log.exists() else []
+        return log_problems(log) if log.exists() else []
 
     async def stop(self) -> None:
         """Stop Home Assistant, then the simulator."""

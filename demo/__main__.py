@@ -17,7 +17,8 @@ WhatsApp Gateway demo is running.
   Phone page      {phone}
 
 1. In Home Assistant: Settings > Devices & services > Add integration > WhatsApp Gateway,
-   and choose a gateway. Every one is simulated here; enter its details:
+   and choose a gateway. Every one is simulated here; enter its details (for a further wuzapi
+   account leave the user token empty and give the admin token: a new user is made):
 {gateways}
 2. On the phone page, pick that gateway's phone and press Scan (or, after "Link with phone
    number instead" on wuzapi, type the code Home Assistant shows): the dialog in Home

@@ -1,9 +1,11 @@
 """`scripts/e2e`: the demo driven in headless Chromium, the way a new user goes through it.
 
 Log in, add the integration in the UI, see the QR in the config flow dialog, scan it on the
-phone page, see the entry and its entities, write "ping" and get "pong", send a file. Each step
-saves a screenshot under docs/images/ for the README. Chromium is the system's (Debian's
-package); Playwright only drives it and never downloads a browser.
+phone page, see the entry and its entities, write "ping" and get "pong", send a file. Then add
+an account of every other simulated gateway the same way, and a second wuzapi account linked by
+typing the pairing code into the phone page; each answers "ping" with "pong". The first
+account's steps save screenshots under docs/images/ for the README. Chromium is the system's
+(Debian's package); Playwright only drives it and never downloads a browser.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from .stack import (
     PASSWORD,
     ROOT,
     USERNAME,
-    WUZAPI_USER_TOKEN,
     Demo,
     DemoError,
     fresh_config,
@@ -53,6 +54,15 @@ CHROMIUM_FLAGS = [
 ]
 PHONE = "491700000001"
 CONTACT = "491700000002"
+# The further accounts: the gateway's menu entry, how its phone links, and its number.
+FURTHER_ACCOUNTS = (
+    ("maytapi", "Maytapi (cloud service)", "491700000011"),
+    ("chatapi", "Chat-API compatible instance", "491700000012"),
+    ("waabot", "Waabot (cloud service)", "491700000013"),
+    ("wuzapi", "wuzapi (self-hosted)", "491700000014"),
+)
+# Which of the forms after the credentials picks an account of the login, by its title.
+PICKER_TITLES = {"maytapi": "Choose the phone", "waabot": "Choose the WhatsApp instance"}
 TIMEOUT_MS = 30_000
 
 
@@ -104,18 +114,27 @@ class Steps:
 
     def add_integration(self) -> None:
         """Settings > Devices & services > Add integration > WhatsApp Gateway > wuzapi."""
-        self.ha.goto(f"{self.demo.ha_url}/config/integrations/dashboard")
-        self.ha.get_by_role("button", name="Add integration").click()
-        self.ha.get_by_placeholder("Search for a brand name").fill("WhatsApp")
-        self.ha.get_by_text("WhatsApp Gateway", exact=True).click()
-        expect(self.ha.get_by_text("Choose your WhatsApp gateway")).to_be_visible()
+        self.open_gateway_menu()
         self.shot(self.ha, "1-choose-gateway")
         self.ha.get_by_text("wuzapi (self-hosted)").click()
-        self.ha.get_by_role("textbox", name="Server URL").fill(self.demo.simulator_url)
-        self.ha.get_by_role("textbox", name="User token").fill(WUZAPI_USER_TOKEN)
+        fields = self.demo.sign_in["wuzapi"]
+        self.fill_form({label: fields[label] for label in ("Server URL", "User token")})
         self.shot(self.ha, "2-connect-wuzapi")
         self.ha.get_by_role("button", name="Submit").click()
         self.ha.get_by_text("Scan a QR code").click()
+
+    def open_gateway_menu(self) -> None:
+        """The integration's first step: which gateway."""
+        self.ha.goto(f"{self.demo.ha_url}/config/integrations/dashboard")
+        self.ha.get_by_role("button", name="Add integration").click()
+        self.ha.get_by_placeholder("Search for a brand name").fill("WhatsApp")
+        self.ha.get_by_role("button", name="WhatsApp Gateway").click()
+        expect(self.ha.get_by_text("Choose your WhatsApp gateway")).to_be_visible()
+
+    def fill_form(self, fields: dict[str, str]) -> None:
+        """Type into the dialog's text fields, by label."""
+        for label, value in fields.items():
+            self.ha.get_by_role("textbox", name=label).fill(value)
 
     def see_qr(self) -> None:
         """The QR code is rendered in the dialog (a loaded image, not a broken one)."""
@@ -132,7 +151,13 @@ class Steps:
 
     def scan(self) -> None:
         """The phone page shows the same code; Scan links the phone; the dialog moves on."""
-        self.phone.goto(self.demo.phone_url)
+        self.scan_on_phone("wuzapi", PHONE, screenshot=True)
+        self.shot(self.ha, "5-linked")
+        self.finish()
+
+    def scan_on_phone(self, product: str, number: str, *, screenshot: bool = False) -> None:
+        """Play the phone of the product's account that shows a QR code, and scan it."""
+        self.phone.goto(f"{self.demo.phone_url}?phone={self.phone_showing(product, 'qr')}")
         phone_qr = self.phone.get_by_role("img", name="QR code to link this phone")
         expect(phone_qr).to_be_visible()
         # The code rotates every 20 s on both sides; they agree within one rotation.
@@ -141,14 +166,31 @@ class Steps:
             if time.monotonic() > deadline:
                 raise DemoError("the phone page and Home Assistant show different QR codes")
             self.phone.wait_for_timeout(200)
-        self.shot(self.phone, "4-phone-scan")
-        self.phone.get_by_label("Phone number").fill(PHONE)
+        if screenshot:
+            self.shot(self.phone, "4-phone-scan")
+        self.phone.get_by_label("Phone number").fill(number)
         self.phone.get_by_role("button", name="Scan").click()
-        expect(self.phone.get_by_text(f"Linked to Home Assistant as +{PHONE}")).to_be_visible()
+        self.see_linked(number)
+
+    def phone_showing(self, product: str, what: str) -> str:
+        """The phone page's key of the product's phone that shows a QR code or awaits a code."""
+        for phone in http("GET", f"{self.demo.simulator_url}/__emulator/phones"):
+            if phone["product"] == product and phone[what]:
+                return f"{product}/{phone['id']}"
+        raise DemoError(f"no {product} phone on the phone page shows {what}")
+
+    def see_linked(self, number: str) -> None:
+        """Both sides say the phone is linked; the dialog offers the account's name."""
+        expect(self.phone.get_by_text(f"Linked to Home Assistant as +{number}")).to_be_visible()
         device_name = self.ha.get_by_role("textbox", name="Device name")
-        expect(device_name).to_have_value(f"WhatsApp +{PHONE}")
-        self.shot(self.ha, "5-linked")
+        expect(device_name).to_have_value(f"WhatsApp +{number}")
+
+    def finish(self) -> None:
+        """The dialog's last button."""
         self.ha.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
+        expect(
+            self.ha.get_by_role("button", name=re.compile("finish", re.IGNORECASE))
+        ).to_be_hidden()
 
     def see_entry(self) -> None:
         """The account's entry and its entities."""
@@ -162,9 +204,7 @@ class Steps:
 
     def ping_pong(self) -> None:
         """A contact writes "ping"; the demo automation answers "pong" in the chat."""
-        self.phone.get_by_label("Message to Home Assistant").fill("ping")
-        self.phone.get_by_role("button", name="Send").click()
-        expect(self.phone.locator(".message.out", has_text="pong")).to_be_visible()
+        self.write_ping()
         self.shot(self.phone, "8-ping-pong")
         # The device page shows the message on the last-message sensor.
         expect(self.ha.get_by_text("ping").first).to_be_visible()
@@ -176,6 +216,55 @@ class Steps:
         expect(drawer.get_by_text("ping", exact=True)).to_be_visible()
         self.shot(self.ha, "9b-notification")
         self.ha.keyboard.press("Escape")
+
+    def write_ping(self) -> None:
+        """On the phone page: write "ping", see the automation's "pong" arrive."""
+        self.phone.get_by_label("Message to Home Assistant").fill("ping")
+        self.phone.get_by_role("button", name="Send").click()
+        expect(self.phone.locator(".message.out", has_text="pong")).to_be_visible()
+
+    def further_accounts(self) -> None:
+        """An account of every other gateway, and a second wuzapi one by pairing code."""
+        for product, title, number in FURTHER_ACCOUNTS:
+            with self.step(f"add a {product} account"):
+                self.open_gateway_menu()
+                self.ha.get_by_text(title).click()
+                fields = dict(self.demo.sign_in[product])
+                if product == "wuzapi":
+                    # No user token: the admin token makes a new user for the new account.
+                    del fields["User token"]
+                self.fill_form(fields)
+                self.ha.get_by_role("button", name="Submit").click()
+                if product in PICKER_TITLES:
+                    expect(self.ha.get_by_text(PICKER_TITLES[product])).to_be_visible()
+                    self.ha.get_by_role("radio").first.check()
+                    self.ha.get_by_role("button", name="Submit").click()
+                if product == "wuzapi":
+                    self.link_by_code(number)
+                else:
+                    expect(self.ha_qr).to_be_visible()
+                    self.scan_on_phone(product, number)
+                self.finish()
+                self.write_ping()
+        self.ha.goto(f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
+        for number in (PHONE, *(number for _, _, number in FURTHER_ACCOUNTS)):
+            expect(self.ha.get_by_text(f"WhatsApp +{number}").first).to_be_visible()
+
+    def link_by_code(self, number: str) -> None:
+        """Link with phone number instead: the dialog shows a code, typed on the phone page."""
+        self.ha.get_by_text("Link with phone number instead").click()
+        self.fill_form({"Phone number": f"+{number}"})
+        self.ha.get_by_role("button", name="Submit").click()
+        shown = self.ha.get_by_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"))
+        expect(shown).to_be_visible()
+        code = shown.inner_text().strip()
+        self.phone.goto(
+            f"{self.demo.phone_url}?phone={self.phone_showing('wuzapi', 'awaiting_code')}"
+        )
+        self.phone.get_by_label("Pairing code").fill(code)
+        self.shot(self.phone, "4b-phone-pairing-code")
+        self.phone.get_by_role("button", name="Link").click()
+        self.see_linked(number)
 
     def send_file(self) -> None:
         """The send_file action with an image by URL (config/www is served under /local/)."""
@@ -231,6 +320,7 @@ def run(demo: Demo) -> list[tuple[str, float]]:
                 ("see the entry and entities", steps.see_entry),
                 ("ping, pong", steps.ping_pong),
                 ("send_file", steps.send_file),
+                ("further accounts", steps.further_accounts),
             ):
                 with steps.step(name):
                     action()

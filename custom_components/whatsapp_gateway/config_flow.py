@@ -35,6 +35,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.translation import async_get_translations
 import probatio
 
 from .const import (
@@ -111,6 +112,10 @@ def account_step_id(descriptor: GatewayDescriptor[Any, Any]) -> str:
     """The step that picks one of the accounts a gateway's login holds."""
     assert descriptor.accounts is not None
     return f"{descriptor.kind}_{descriptor.accounts.noun}"
+
+
+# Where the session sensor's state names are translated.
+SESSION_STATE_KEY = f"component.{DOMAIN}.entity.sensor.session.state"
 
 
 def qr_markdown(image: bytes | None) -> str:
@@ -291,8 +296,18 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             else:
                 return await self._async_session_step()
+        # The session sensor's state names say, in the user's words, where each account stands.
+        states = await async_get_translations(
+            self.hass, self.hass.config.language, "entity", {DOMAIN}
+        )
         options = [
-            SelectOptionDict(value=choice.id, label=choice.label)
+            SelectOptionDict(
+                value=choice.id,
+                label="{} ({})".format(
+                    f"+{choice.number}" if choice.number else choice.id,
+                    states.get(f"{SESSION_STATE_KEY}.{choice.state}", choice.state),
+                ),
+            )
             for choice in self._accounts.values()
         ]
         options.append(SelectOptionDict(value=NEW_ACCOUNT, label=NEW_ACCOUNT))

@@ -132,10 +132,19 @@ def _response(call: ServiceCall, sent: list[dict[str, str]]) -> ServiceResponse:
     return {"messages": cast("list[Any]", sent)} if call.return_response else None
 
 
+def _quoted(gateway: Gateway, data: Mapping[str, Any]) -> str | None:
+    """The message to quote, where the gateway can quote.
+
+    Waabot cannot: the answer still goes out, in the same chat, as the field's description says.
+    """
+    reply_to: str | None = data.get(ATTR_REPLY_TO)
+    return reply_to if Capability.REPLY in gateway.capabilities else None
+
+
 async def _send_message(call: ServiceCall) -> ServiceResponse:
     entry = _entry(call)
     text: str = call.data[ATTR_MESSAGE]
-    reply_to: str | None = call.data.get(ATTR_REPLY_TO)
+    reply_to = _quoted(entry.runtime_data.coordinator.gateway, call.data)
 
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
         return await gateway.send_text(target, text, reply_to=reply_to, message_id=message_id)
@@ -158,7 +167,7 @@ async def _send_file(call: ServiceCall) -> ServiceResponse:
             kind=media.kind.value,
         )
     caption: str | None = call.data.get(ATTR_CAPTION)
-    reply_to: str | None = call.data.get(ATTR_REPLY_TO)
+    reply_to = _quoted(gateway, call.data)
 
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
         return await gateway.send_media(

@@ -34,12 +34,15 @@ class WuzapiPhone(Phone):
         self.user = user
 
     def state(self) -> PhoneState:
-        """Linked, showing a QR code or waiting for a pairing code."""
+        """Linked, waiting for a pairing code or showing a QR code."""
         user = self.user
+        linking = user.connected and not user.paired
+        # Once a pairing code was asked for, the phone links by typing it, not by scanning.
+        awaiting_code = linking and bool(user.linking_code)
         return PhoneState(
             number=user.jid if user.paired else "",
-            qr=user.qr_payload if user.connected and not user.paired else "",
-            awaiting_code=bool(user.linking_code) and not user.paired,
+            qr=user.qr_payload if linking and not awaiting_code else "",
+            awaiting_code=awaiting_code,
             chat=user.chat,
         )
 

@@ -151,7 +151,11 @@ class WuzapiConfig:
 
     def sign_in(self, url: str) -> dict[str, str]:
         """What to enter in the integration's form, by field label."""
-        return {"Server URL": url, "User token": self.user_tokens[0]}
+        return {
+            "Server URL": url,
+            "User token": self.user_tokens[0],
+            "Admin token": self.admin_token,
+        }
 
 
 @dataclass

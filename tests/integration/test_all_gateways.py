@@ -239,6 +239,22 @@ async def test_send_message(hass: HomeAssistant, kind: Kind, account: MockConfig
     assert all(m["message_id"] for m in response["messages"])
 
 
+async def test_an_answer_quotes_the_message_where_the_gateway_can(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """reply_to quotes the message; Waabot cannot quote, and there the answer still goes to
+    the chat, without the quote, instead of failing."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="ping", id="PING1", **{"from": CONTACT})
+    ping = received[0].data["message_id"]
+    await call(hass, "send_message", target=CONTACT, message="pong", reply_to=ping)
+    [phone] = [p for p in await kind.simulator.get("phones") if p["product"] == kind.name]
+    conversation = (await kind.simulator.get(f"phones/{kind.name}/{phone['id']}"))["chat"]
+    [answer] = [line for line in conversation if line["direction"] == "out"]
+    quoted = None if kind.name == "waabot" else kind.message_id("PING1")
+    assert (answer["text"], answer.get("reply_to")) == ("pong", quoted)
+
+
 async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:
     """A burst fires every event and triggers the event entity once per message; the
     last-message sensor writes the first at once and then ends on the last."""

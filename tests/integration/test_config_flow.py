@@ -286,6 +286,11 @@ async def test_maytapi_existing_phone(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "maytapi_phone"
+    # Readable and translated: the session sensor's state name, not Maytapi's "qr-code".
+    assert result["data_schema"].schema["phone_id"].config["options"] == [
+        {"value": PHONE_ID, "label": f"{PHONE_ID} (Waiting for the phone)"},
+        {"value": "new", "label": "new"},
+    ]
     result = await configure(hass, result, {"phone_id": PHONE_ID})
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["description_placeholders"]["qr"].startswith(QR_PREFIX)
@@ -608,6 +613,16 @@ async def test_waabot_new_instance_and_reconfigure(
     assert result["errors"] == {"base": "invalid_auth"}
     result = await configure(hass, result, waabot.credentials())
     assert result["reason"] == "reconfigure_successful"
+
+    # Another account of the same login: the instances are listed by number and state.
+    result = await start(hass, "waabot")
+    result = await configure(hass, result, waabot.credentials())
+    options = result["data_schema"].schema["session_id"].config["options"]
+    assert [option["label"] for option in options] == [
+        f"{simulator.waabot_instance['session_id']} (Waiting for the phone)",
+        "+2348000000001 (Connected)",
+        "new",
+    ]
     assert entry.data["session_id"] == created["session_id"]
 
 

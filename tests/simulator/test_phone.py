@@ -21,15 +21,6 @@ async def chat(simulator: SimulatorHandle) -> dict[str, Any]:
         return result
 
 
-async def test_page_is_served(simulator: SimulatorHandle) -> None:
-    async with simulator.session.get(simulator.url + "/phone") as response:
-        assert response.status == 200
-        assert response.content_type == "text/html"
-        page = await response.text()
-    assert "/__emulator/wuzapi/users/" in page
-    assert 'id="scan"' in page
-
-
 async def test_pairing_shows_the_qr_home_assistant_gets(
     simulator: SimulatorHandle, wuzapi: WuzapiGateway
 ) -> None:

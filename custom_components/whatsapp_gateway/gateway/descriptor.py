@@ -17,7 +17,7 @@ import aiohttp
 from yarl import URL
 
 from .base import Gateway
-from .models import Capability
+from .models import Capability, SessionState
 
 # The key under which stored options say which version of their class wrote them.
 OPTIONS_VERSION_KEY: Final = "options_version"
@@ -129,11 +129,12 @@ class CredentialsIncomplete(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AccountChoice:
-    """A WhatsApp account a login holds: its label, and the options that select it."""
+    """A WhatsApp account a login holds: its state, number, and the options that select it."""
 
     id: str
-    label: str
+    state: SessionState
     selection: Mapping[str, str]
+    number: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

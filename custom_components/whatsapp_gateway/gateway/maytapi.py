@@ -102,7 +102,8 @@ class MaytapiGateway(Gateway):
 
     kind = "maytapi"
     capabilities = frozenset(
-        {
+        {Capability.REPLY}
+        | {
             Capability.WEBHOOK,
             Capability.LOCATION,
             Capability.CONTACT,
@@ -496,9 +497,7 @@ class MaytapiOptions(GatewayOptions):
 
 
 def _phone_choice(phone: MaytapiPhone) -> AccountChoice:
-    return AccountChoice(
-        phone.id, f"{phone.number or phone.id} ({phone.status})", {"phone_id": phone.id}
-    )
+    return AccountChoice(phone.id, phone.state, {"phone_id": phone.id}, phone.number)
 
 
 DESCRIPTOR: Final = GatewayDescriptor(

@@ -28,6 +28,8 @@ class Capability(StrEnum):
     POLLING = "polling"
     HMAC = "hmac"
     LOCATION = "location"
+    # A message can quote an earlier one (reply_to).
+    REPLY = "reply"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"

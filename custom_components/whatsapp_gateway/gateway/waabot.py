@@ -483,12 +483,13 @@ class WaabotOptions(GatewayOptions):
 def _instance_choice(instance: WaabotInstance) -> AccountChoice:
     return AccountChoice(
         instance.session_id,
-        f"{instance.number or instance.session_id} ({instance.status})",
+        SessionState.CONNECTED if instance.status == "CONNECTED" else SessionState.PAIRING,
         {
             "session_id": instance.session_id,
             "access_token": instance.access_token,
             "instance_id": instance.id,
         },
+        instance.number,
     )
 
 

@@ -136,7 +136,8 @@ class WuzapiGateway(Gateway):
 
     kind = "wuzapi"
     capabilities = frozenset(
-        {
+        {Capability.REPLY}
+        | {
             Capability.PAIRING_CODE,
             Capability.WEBHOOK,
             Capability.HMAC,
