@@ -82,8 +82,11 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.5)
 
 
-def log_problems(log: Path) -> list[str]:
-    """Errors and tracebacks in Home Assistant's log, and the warnings of our own code."""
+def log_problems(log: Path, *, ours_only: bool = False) -> list[str]:
+    """Errors and tracebacks in Home Assistant's log, and the warnings of our own code.
+
+    With `ours_only`, only the records that involve our code.
+    """
     problems = []
     for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", log.read_text(encoding="utf-8")):
         level = record.split(" ", 3)[2] if record.count(" ") >= 3 else ""
@@ -91,6 +94,8 @@ def log_problems(log: Path) -> list[str]:
             "[custom_components.whatsapp_gateway" in record
             or "custom_components/whatsapp_gateway/" in record
         )
+        if ours_only and not ours:
+            continue
         if (
             level in ("ERROR", "CRITICAL")
             or "Traceback (most recent call last)" in record

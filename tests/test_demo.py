@@ -33,6 +33,7 @@ def test_log_check_finds_errors_tracebacks_and_our_warnings(tmp_path: Path) -> N
     assert log_problems(log) == []
     log.write_text(OTHERS + "\n".join(OURS) + "\n", encoding="utf-8")
     assert [problem.rstrip("\n") for problem in log_problems(log)] == OURS
+    assert [problem.rstrip("\n") for problem in log_problems(log, ours_only=True)] == OURS[:2]
 
 
 def test_fresh_config_copies_only_our_files(tmp_path: Path) -> None:

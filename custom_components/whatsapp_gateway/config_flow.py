@@ -5,7 +5,7 @@ import base64
 from collections.abc import Awaitable, Mapping
 from functools import partialmethod
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
@@ -71,6 +71,7 @@ from .gateway import (
     GATEWAYS,
     AccountChoice,
     Capability,
+    ChatId,
     CredentialsIncomplete,
     FieldType,
     Gateway,
@@ -690,6 +691,24 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
 class ChatSubentryFlow(ConfigSubentryFlow):
     """A contact or group that gets a notify entity."""
 
+    async def _async_chat_title(self, chat: ChatId) -> str:
+        """The name of a chat added without one.
+
+        The number, or the group's subject where the gateway tells it, else the chat's id.
+        """
+        if chat.phone:
+            return f"+{chat.phone}"
+        entry = cast("WhatsAppConfigEntry", self._get_entry())
+        if chat.is_group and entry.state is ConfigEntryState.LOADED:
+            try:
+                subject = await entry.runtime_data.coordinator.gateway.group_subject(str(chat))
+            except GatewayError as err:
+                LOGGER.debug("No subject for group %s: %s", chat, err)
+            else:
+                if subject:
+                    return subject
+        return str(chat)
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a chat."""
         return await self._async_chat_step("user", user_input)
@@ -720,7 +739,7 @@ class ChatSubentryFlow(ConfigSubentryFlow):
                     for sub in entry.subentries.values()
                 ):
                     return self.async_abort(reason="already_configured")
-                title = user_input.get(CONF_NAME) or (f"+{chat.phone}" if chat.phone else chat_id)
+                title = user_input.get(CONF_NAME) or await self._async_chat_title(chat)
                 data = {CONF_CHAT_ID: chat_id}
                 if current is not None:
                     return self.async_update_reload_and_abort(

@@ -23,6 +23,7 @@ from .server import (
     jid,
     not_found,
     send_route,
+    user_route,
 )
 
 
@@ -39,7 +40,23 @@ class ChatApi(Part):
             r.post("/chat/markread", self.markread),
             *(r.post(f"/chat/download{kind}", self.download) for kind in MEDIA_FIELDS),
             r.post("/user/check", self.check),
+            r.get("/group/info", self.group_info),
         ]
+
+    @user_route
+    async def group_info(self, request: web.Request, user: WuzapiUser) -> web.Response:
+        """GET /group/info?groupJID=…: the group's details, its subject as `Name`."""
+        if not user.client:
+            return failure(500, self.server.no_session)
+        group = request.query.get("groupJID", "")
+        if not group:
+            return failure(400, "missing groupJID parameter")
+        if "@" not in group:
+            return failure(400, "could not parse Group JID")
+        subject = self.server.groups.get(group)
+        if subject is None:
+            return failure(500, "Failed to get group info: group not found")
+        return envelope({"JID": group, "Name": subject, "Topic": "", "Participants": []})
 
     async def _sent(
         self, user: WuzapiUser, endpoint: str, body: dict[str, Any], *, receipts: bool = True

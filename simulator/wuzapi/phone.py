@@ -118,6 +118,7 @@ class PhoneControl(Part):
             r.get("/__emulator/wuzapi/users/{id}/sent", self.control_sent),
             r.get("/__emulator/wuzapi/users/{id}/chat", self.control_chat),
             r.post("/__emulator/wuzapi/on_whatsapp", self.control_on_whatsapp),
+            r.post("/__emulator/wuzapi/groups", self.control_group),
         ]
 
     async def control_users(self, request: web.Request) -> web.Response:
@@ -256,6 +257,12 @@ class PhoneControl(Part):
                 "chat": user.chat,
             }
         )
+
+    async def control_group(self, request: web.Request) -> web.Response:
+        """A group with its subject: {"jid": "…@g.us", "name": "…"}."""
+        body = await read_json(request)
+        self.server.groups[str(body.get("jid", ""))] = str(body.get("name", ""))
+        return web.json_response(self.server.groups)
 
     async def control_on_whatsapp(self, request: web.Request) -> web.Response:
         """Which numbers /user/check reports as having WhatsApp (null: all)."""

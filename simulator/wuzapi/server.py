@@ -236,6 +236,7 @@ class WuzapiServer:
         self.sender = sender
         self.users: dict[str, WuzapiUser] = {}
         self.on_whatsapp = set(config.on_whatsapp) if config.on_whatsapp is not None else None
+        self.groups: dict[str, str] = {}  # the groups the accounts are in: id → subject
         self.qr_rotation = Periodic(config.qr_rotate_seconds, self._rotate_qr_codes)
         self._next_id = 1
         for index, token in enumerate(config.user_tokens):

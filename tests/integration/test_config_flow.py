@@ -532,6 +532,32 @@ async def test_chat_subentries(
     assert request["body"]["Body"] == "*Kitchen*\nDinner is ready"
 
 
+async def add_chat(hass: HomeAssistant, entry: MockConfigEntry, chat_id: str) -> str:
+    """Add a chat without a name; the title it gets."""
+    flow = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "chat"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"chat_id": chat_id}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    title: str = result["title"]
+    return title
+
+
+async def test_a_group_added_without_a_name_gets_its_subject(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """wuzapi tells a group's subject: that is the chat's name. Where it cannot (a group the
+    account is not in, a gateway that does not know), the id is."""
+    await simulator.control("wuzapi/groups", {"jid": "120363000000000001@g.us", "name": "Family"})
+    assert await add_chat(hass, wuzapi_account, "120363000000000001@g.us") == "Family"
+    assert await add_chat(hass, wuzapi_account, "120363000000000002@g.us") == (
+        "120363000000000002@g.us"
+    )
+    assert await add_chat(hass, wuzapi_account, "+49 170 0000009") == "+491700000009"
+
+
 async def test_qr_not_ready_yet(hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus) -> None:
     """A gateway that has no QR at first: the dialog waits, then shows it when it comes."""
     result = await start(hass, "wuzapi")

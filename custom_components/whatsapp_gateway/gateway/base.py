@@ -239,6 +239,10 @@ class Gateway(ABC):
         """An id for a message about to be sent; None where the gateway picks its own."""
         return None
 
+    async def group_subject(self, chat_id: str) -> str | None:
+        """The subject (name) of a group; None where the gateway cannot tell it."""
+        return None
+
     async def send_location(
         self, to: str, latitude: float, longitude: float, *, name: str | None = None
     ) -> SentMessage:

@@ -188,6 +188,7 @@ class WuzapiGateway(Gateway):
         *,
         what: str,
         body: Any = None,
+        params: Mapping[str, str] | None = None,
         admin: bool = False,
         ok_errors: tuple[str, ...] = (),
     ) -> Any:
@@ -200,7 +201,9 @@ class WuzapiGateway(Gateway):
             if not self._token:
                 raise GatewayAuthError("No wuzapi user token is configured")
             headers = {"Token": self._token}
-        response = await self._request(method, path, what=what, headers=headers, json_body=body)
+        response = await self._request(
+            method, path, what=what, headers=headers, json_body=body, params=params
+        )
         if response.status in (401, 403):
             which = "admin token" if admin else "user token"
             raise GatewayAuthError(f"The wuzapi server rejected the {which}")
@@ -524,6 +527,12 @@ class WuzapiGateway(Gateway):
         if sender:
             body["Sender"] = parse_chat_id(sender).jid()
         await self._call("POST", "/chat/markread", what="mark read", body=body)
+
+    async def group_subject(self, chat_id: str) -> str | None:
+        """GET /group/info?groupJID=… (a query parameter on every build, not a body)."""
+        params = {"groupJID": str(parse_chat_id(chat_id))}
+        data = await self._call("GET", "/group/info", what="group info", params=params)
+        return p.get_str(data, "Name") or None
 
     async def check_phones(self, phones: Sequence[str]) -> list[PhoneCheck]:
         """POST /user/check."""
