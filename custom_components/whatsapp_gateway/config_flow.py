@@ -80,6 +80,7 @@ from .gateway import (
     GatewayError,
     InvalidChatId,
     NationalNumber,
+    NotTheGateway,
     SessionEvent,
     SessionState,
     SessionStatus,
@@ -157,6 +158,9 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         self._qr = ""
         self._pairing_code = ""
         self._refusal = ""
+        # What the credentials form's errors name: the gateway, the HTTP status it answered.
+        self._error_details: dict[str, str] = {}
+        self._refused: str | None = None
 
     @staticmethod
     @callback
@@ -204,6 +208,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 credentials_schema(descriptor), user_input
             ),
             errors=errors,
+            description_placeholders=self._error_details,
         )
 
     async def _async_check_credentials(
@@ -231,7 +236,12 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 values[box.key] = str(stored[box.key])
         if errors:
             return errors
-        return await self._async_errors_of(self._async_connect(descriptor, values))
+        self._expect_errors_from(descriptor)
+        errors = await self._async_errors_of(self._async_connect(descriptor, values))
+        if errors.get("base") == "invalid_auth" and self._refused in typed:
+            # The gateway said which one it refused: the form marks that box.
+            return {self._refused: "credential_refused"}
+        return errors
 
     async def _async_connect(
         self, descriptor: GatewayDescriptor[Any, Any], values: dict[str, str]
@@ -247,14 +257,23 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
         if picking is None or picking.option in self._data:
             self._status = await gateway.status()
 
+    def _expect_errors_from(self, descriptor: GatewayDescriptor[Any, Any]) -> None:
+        """Forget what an earlier submit's errors named."""
+        self._error_details = {"gateway": descriptor.name, "status": ""}
+        self._refused = None
+
     async def _async_errors_of(self, check: Awaitable[None]) -> dict[str, str]:
         """Run a check against the gateway and turn what fails into a form error."""
         try:
             await check
         except CredentialsIncomplete as err:
             return {"base": err.reason}
-        except GatewayAuthError:
+        except GatewayAuthError as err:
+            self._refused = err.credential
             return {"base": "invalid_auth"}
+        except NotTheGateway as err:
+            self._error_details["status"] = str(err.status)
+            return {"base": "not_the_gateway"}
         except GatewayError as err:
             LOGGER.debug("Gateway check failed: %s", err)
             return {"base": "cannot_connect"}
@@ -568,13 +587,15 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Explain, then pair again."""
         errors: dict[str, str] = {}
+        self._expect_errors_from(gateway_descriptor(self._data[CONF_KIND]))
         if user_input is not None:
             errors = await self._async_errors_of(self._async_read_status())
             if not errors:
                 return await self._async_session_step()
         return self.async_show_form(
             step_id="reauth_confirm",
-            description_placeholders={"account": self._get_reauth_entry().title},
+            description_placeholders={"account": self._get_reauth_entry().title}
+            | self._error_details,
             errors=errors,
         )
 
@@ -602,6 +623,7 @@ class WhatsAppConfigFlow(ConfigFlow, domain=DOMAIN):
                 user_input or descriptor.public_credentials(entry.data),
             ),
             errors=errors,
+            description_placeholders=self._error_details,
         )
 
 

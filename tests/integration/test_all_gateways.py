@@ -110,14 +110,27 @@ async def test_flow_links_by_qr(
 
 
 async def test_flow_errors(hass: HomeAssistant, kind: Kind) -> None:
-    """A wrong secret is invalid_auth, an address where nothing answers is cannot_connect."""
+    """A wrong secret is marked on its box (Waabot does not say whether the e-mail address or
+    the password was wrong: there the whole form); an address where nothing answers is
+    cannot_connect; one where something else answers says so, with the HTTP status."""
     credentials = kind.credentials()
     result = await to_credentials(hass, kind, {**credentials, kind.secret_field: "wrong"})
-    assert result["errors"] == {"base": "invalid_auth"}
+    if kind.name == "waabot":
+        assert result["errors"] == {"base": "invalid_auth"}
+    else:
+        assert result["errors"] == {kind.secret_field: "credential_refused"}
     result = await configure(
         hass, result, {**credentials, CONF_URL: "http://127.0.0.1:9/instance1"}
     )
     assert result["errors"] == {"base": "cannot_connect"}
+    result = await configure(
+        hass, result, {**credentials, CONF_URL: f"{kind.simulator.url}/not-a-gateway"}
+    )
+    assert result["errors"] == {"base": "not_the_gateway"}
+    assert result["description_placeholders"] == {
+        "gateway": gateway_descriptor(kind.name).name,
+        "status": "404",
+    }
 
 
 async def test_incoming_message(

@@ -129,7 +129,7 @@ async def test_wuzapi_admin_token_creates_a_user(
     result = await configure(hass, result, {"url": simulator.url})
     assert result["errors"] == {"base": "token_required"}
     result = await configure(hass, result, {"url": simulator.url, "token": "wrong"})
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"token": "credential_refused"}
     # Each submit is taken as it is: the token refused before is not tried again.
     result = await configure(hass, result, {"url": simulator.url, "admin_token": ADMIN_TOKEN})
     assert result["type"] is FlowResultType.MENU
@@ -144,19 +144,22 @@ async def test_wuzapi_admin_token_creates_a_user(
 @pytest.mark.parametrize(
     ("user_input", "error"),
     [
-        ({"token": "wrong"}, "invalid_auth"),
-        ({"url": "http://127.0.0.1:9", "token": USER_TOKEN}, "cannot_connect"),
-        ({"admin_token": "wrong"}, "invalid_auth"),
+        ({"token": "wrong"}, {"token": "credential_refused"}),
+        ({"url": "http://127.0.0.1:9", "token": USER_TOKEN}, {"base": "cannot_connect"}),
+        ({"admin_token": "wrong"}, {"admin_token": "credential_refused"}),
     ],
 )
 async def test_wuzapi_errors_and_recovery(
-    hass: HomeAssistant, simulator: SimulatorHandle, user_input: dict[str, str], error: str
+    hass: HomeAssistant,
+    simulator: SimulatorHandle,
+    user_input: dict[str, str],
+    error: dict[str, str],
 ) -> None:
     """Each credential problem has its error; fixing the input goes on."""
     result = await start(hass, "wuzapi")
     result = await configure(hass, result, {"url": simulator.url, **user_input})
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": error}
+    assert result["errors"] == error
     await pair_wuzapi_user(simulator)
     result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
     assert result["type"] is FlowResultType.CREATE_ENTRY  # already linked: nothing to scan
@@ -172,7 +175,7 @@ async def test_an_address_that_is_no_web_address(
     result = await configure(hass, result, {"url": url, "token": USER_TOKEN})
     assert result["errors"] == {"url": "invalid_url"}
     result = await configure(hass, result, {"url": simulator.url, "token": "wrong"})
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"token": "credential_refused"}
 
 
 async def test_unexpected_error(
@@ -280,7 +283,12 @@ async def test_maytapi_existing_phone(
     result = await configure(
         hass, result, {"product_id": PRODUCT_ID, "api_key": "wrong", "url": simulator.url}
     )
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"api_key": "credential_refused"}
+    # Maytapi tells which of the two it refused.
+    result = await configure(
+        hass, result, {"product_id": "other", "api_key": API_KEY, "url": simulator.url}
+    )
+    assert result["errors"] == {"product_id": "credential_refused"}
     result = await configure(
         hass, result, {"product_id": PRODUCT_ID, "api_key": API_KEY, "url": simulator.url}
     )
@@ -422,7 +430,7 @@ async def test_reconfigure(
     }
     assert suggested == {"url": simulator.url}
     result = await configure(hass, result, {"url": simulator.url, "token": "nope"})
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"token": "credential_refused"}
     result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"

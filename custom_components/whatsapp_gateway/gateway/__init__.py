@@ -35,6 +35,7 @@ from .errors import (
     GatewayUnsupported,
     InvalidChatId,
     NationalNumber,
+    NotTheGateway,
 )
 from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
@@ -134,6 +135,7 @@ __all__ = [
     "MessageKind",
     "MessageStatusUpdate",
     "NationalNumber",
+    "NotTheGateway",
     "OutgoingMedia",
     "PhoneCheck",
     "SentMessage",

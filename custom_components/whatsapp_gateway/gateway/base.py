@@ -17,6 +17,7 @@ from .errors import (
     GatewayRateLimited,
     GatewayResponseError,
     GatewayUnsupported,
+    NotTheGateway,
 )
 from .models import (
     Capability,
@@ -46,9 +47,10 @@ class Response:
         try:
             return load_json(self.body, what)
         except GatewayResponseError as err:
-            raise GatewayResponseError(
+            raise NotTheGateway(
                 f"The gateway answered the {what} request with something that is not JSON "
-                f"(HTTP {self.status})"
+                f"(HTTP {self.status})",
+                status=self.status,
             ) from err
 
 

@@ -107,7 +107,7 @@ class ChatApiGateway(Gateway):
             json_body=body,
         )
         if response.status in (401, 403):
-            raise GatewayAuthError("The Chat-API instance rejected the token")
+            raise GatewayAuthError("The Chat-API instance rejected the token", credential="token")
         answer = response.json(what)
         error = p.get_str(answer, "error")
         if response.status >= 400 or error:
@@ -175,7 +175,7 @@ class ChatApiGateway(Gateway):
             "GET", "/qr_code", what="QR code", params={"token": self._token}
         )
         if response.status in (401, 403):
-            raise GatewayAuthError("The Chat-API instance rejected the token")
+            raise GatewayAuthError("The Chat-API instance rejected the token", credential="token")
         if response.status == 200 and sniff_image(response.body):
             return LoginQr(image=response.body)
         raise GatewayResponseError(

@@ -26,7 +26,15 @@ class GatewayConnectionError(GatewayError):
 
 
 class GatewayAuthError(GatewayError):
-    """The gateway rejected the credentials (token, API key, product id)."""
+    """The gateway rejected the credentials (token, API key, product id).
+
+    `credential` names the option that was refused, where the gateway's answer tells which.
+    """
+
+    def __init__(self, message: str, *, credential: str | None = None) -> None:
+        """Say which credential was refused, when that is known."""
+        super().__init__(message)
+        self.credential = credential
 
 
 class GatewayNotLoggedIn(GatewayError):
@@ -44,6 +52,18 @@ class GatewayRateLimited(GatewayError):
 
 class GatewayResponseError(GatewayError):
     """The gateway answered, but with an error or with something we cannot understand."""
+
+
+class NotTheGateway(GatewayResponseError):
+    """Something answered at the address, but not the gateway.
+
+    A web page instead of JSON, or another server's "not found" where every build answers.
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        """Keep the HTTP status it answered with."""
+        super().__init__(message)
+        self.status = status
 
 
 class GatewayUnsupported(GatewayError):

@@ -165,7 +165,12 @@ class MaytapiGateway(Gateway):
             json_body=body,
         )
         if response.status in (401, 403):
-            raise GatewayAuthError("Maytapi rejected the product id or the API key")
+            # Maytapi's message says which: "Product id is wrong!…" or "Wrong token…".
+            product_id_wrong = b"product id" in response.body.lower()
+            raise GatewayAuthError(
+                "Maytapi rejected the product id or the API key",
+                credential="product_id" if product_id_wrong else "api_key",
+            )
         return response
 
     # Product

@@ -30,6 +30,7 @@ from .errors import (
     GatewayNotLoggedIn,
     GatewayResponseError,
     GatewayUnsupported,
+    NotTheGateway,
 )
 from .media import decode_base64, from_data_url, to_data_url
 from .models import (
@@ -75,6 +76,8 @@ FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # Error texts wuzapi answers with (HTTP 500) when the session cannot serve a request. A client
 # that exists but was never paired says "...the store doesn't contain a device JID".
 _NOT_LOGGED_IN_ERRORS = ("no session", "not connected", "not logged in", "device jid")
+# Routes of every wuzapi build: a server without them is not wuzapi at all.
+_ROUTES_OF_EVERY_BUILD = frozenset({"/session/status", "/admin/users"})
 _ALREADY_UP_ERRORS = ("already connected", "already logged in", "already loggedin")
 # Stopping a client that is not logged in (its socket down, or a QR code shown) answers this;
 # the server then leaves that client as it is.
@@ -206,8 +209,16 @@ class WuzapiGateway(Gateway):
         )
         if response.status in (401, 403):
             which = "admin token" if admin else "user token"
-            raise GatewayAuthError(f"The wuzapi server rejected the {which}")
+            raise GatewayAuthError(
+                f"The wuzapi server rejected the {which}",
+                credential="admin_token" if admin else "token",
+            )
         if response.status == 404 and not response.body.lstrip().startswith(b"{"):
+            if path in _ROUTES_OF_EVERY_BUILD:
+                raise NotTheGateway(
+                    f"The server at {self._base_url} is not wuzapi: it has no {path}",
+                    status=response.status,
+                )
             # Go's file server answers routes a build does not have: "404 page not found".
             raise GatewayUnsupported(
                 f"This wuzapi server has no {path} (an older build); update wuzapi for {what}"
