@@ -6,7 +6,6 @@ log that `GET /messages?lastMessageNumber=` pages through (incoming and own mess
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import functools
@@ -16,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, now, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, mark_read
+from .phones import Phone, PhoneState, chat_line, conflict, mark_read, qr_data_url
 from .qr import qr_png
 
 PAGE_SIZE = 100
@@ -136,8 +135,7 @@ class ChatApiSimulator:
         instance = self.instance
         answer: dict[str, Any] = {"accountStatus": instance.account_status}
         if instance.account_status == "got qr code":
-            png = base64.b64encode(qr_png(self.qr_payload())).decode()
-            answer["qrCode"] = f"data:image/png;base64,{png}"
+            answer["qrCode"] = qr_data_url(self.qr_payload())
         elif instance.account_status == "authenticated":
             answer["statusData"] = {"substatus": instance.substatus, "title": "", "msg": ""}
         return web.json_response(answer)

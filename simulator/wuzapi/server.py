@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ..common import Periodic, WebhookSender, hmac_hex, json_bytes
-from ..qr import qr_png
+from ..phones import qr_data_url
 
 KNOWN_EVENTS = frozenset(
     {
@@ -206,9 +206,7 @@ class WuzapiUser:
     @property
     def qr_data_url(self) -> str:
         """The current QR as wuzapi stores it: a PNG data URL."""
-        if not self.qr_payload:
-            return ""
-        return "data:image/png;base64," + base64.b64encode(qr_png(self.qr_payload)).decode()
+        return qr_data_url(self.qr_payload)
 
     def public(self) -> dict[str, Any]:
         """The user as /admin/users shows it."""

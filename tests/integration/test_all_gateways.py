@@ -477,5 +477,10 @@ async def test_what_an_old_wuzapi_build_cannot_send(
         await call(hass, "send_file", **data)
     assert raised.value.translation_key == "not_supported"
     assert "May-2025 build" in str(raised.value)
-    assert str(raised.value).startswith("wuzapi cannot do this")
+    assert str(raised.value).startswith("wuzapi cannot do this: this wuzapi version")
+    if filename == "clip.mp4":
+        assert str(raised.value) == (
+            "wuzapi cannot do this: this wuzapi version (a May-2025 build) cannot send a video "
+            "as a reply; update wuzapi, or send it without replying"
+        )
     assert await kind.sent() == []

@@ -325,4 +325,5 @@ class Gateway(ABC):
         raise self._unsupported("downloading media")
 
     def _unsupported(self, feature: str) -> GatewayUnsupported:
-        return GatewayUnsupported(f"The {self.kind} gateway does not support {feature}")
+        # Shown after "<gateway> cannot do this:", so it does not name the gateway again.
+        return GatewayUnsupported(f"it does not support {feature}")

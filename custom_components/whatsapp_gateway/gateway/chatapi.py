@@ -77,8 +77,13 @@ class ChatApiGateway(Gateway):
 
     kind = "chatapi"
     capabilities = frozenset(
-        {Capability.REPLY}
-        | {Capability.WEBHOOK, Capability.POLLING, Capability.LOCATION, Capability.VOICE}
+        {
+            Capability.REPLY,
+            Capability.WEBHOOK,
+            Capability.POLLING,
+            Capability.LOCATION,
+            Capability.VOICE,
+        }
     )
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:

@@ -102,8 +102,8 @@ class MaytapiGateway(Gateway):
 
     kind = "maytapi"
     capabilities = frozenset(
-        {Capability.REPLY}
-        | {
+        {
+            Capability.REPLY,
             Capability.WEBHOOK,
             Capability.LOCATION,
             Capability.CONTACT,

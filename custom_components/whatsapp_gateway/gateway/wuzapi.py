@@ -139,8 +139,8 @@ class WuzapiGateway(Gateway):
 
     kind = "wuzapi"
     capabilities = frozenset(
-        {Capability.REPLY}
-        | {
+        {
+            Capability.REPLY,
             Capability.PAIRING_CODE,
             Capability.WEBHOOK,
             Capability.HMAC,
@@ -221,7 +221,7 @@ class WuzapiGateway(Gateway):
                 )
             # Go's file server answers routes a build does not have: "404 page not found".
             raise GatewayUnsupported(
-                f"This wuzapi server has no {path} (an older build); update wuzapi for {what}"
+                f"this wuzapi server has no {path} (an older build); update wuzapi for {what}"
             )
         envelope = response.json(what)
         if 200 <= response.status < 300 and p.get(envelope, "success") is not False:
@@ -874,14 +874,14 @@ def _check_old_build_media(media: OutgoingMedia, reply_to: str | None) -> None:
     """What a May-2025 build cannot send (its handlers panic or refuse)."""
     if reply_to and media.kind not in _OLD_BUILD_REPLY_KINDS:
         raise GatewayUnsupported(
-            f"This wuzapi version (a May-2025 build) cannot send a {media.kind} as a reply; "
+            f"this wuzapi version (a May-2025 build) cannot send a {media.kind} as a reply; "
             "update wuzapi, or send it without replying"
         )
     if media.kind in (MediaKind.AUDIO, MediaKind.VOICE) and not media.mime_type.lower().startswith(
         "audio/ogg"
     ):
         raise GatewayUnsupported(
-            "This wuzapi version (a May-2025 build) sends audio only as OGG/Opus voice notes; "
+            "this wuzapi version (a May-2025 build) sends audio only as OGG/Opus voice notes; "
             f"convert the {media.mime_type} file, or update wuzapi"
         )
 
