@@ -57,6 +57,9 @@ PAIR_TIMEOUT: Final = timedelta(minutes=3)
 # Bus events
 EVENT_MESSAGE_RECEIVED: Final = f"{DOMAIN}_message_received"
 EVENT_MESSAGE_STATUS: Final = f"{DOMAIN}_message_status"
+EVENT_COMMAND_RECEIVED: Final = f"{DOMAIN}_command_received"
+# The event entity's event type of a text that is a command ("/lights off").
+EVENT_TYPE_COMMAND: Final = "command"
 
 # Actions
 SERVICE_SEND_MESSAGE: Final = "send_message"

@@ -1,4 +1,7 @@
-"""The event entity: fires for every incoming message, with the message kind as event type."""
+"""The event entity: fires for every incoming message, with the message kind as event type.
+
+A text that is a command ("/lights off") has the event type `command`, with its name and words.
+"""
 
 from typing import Any
 
@@ -6,9 +9,11 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import EVENT_TYPE_COMMAND
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .entity import WhatsAppEntity
 from .gateway import MessageKind
+from .inbound import command_of
 
 PARALLEL_UPDATES = 0
 
@@ -38,7 +43,7 @@ class MessageEvent(WhatsAppEntity, EventEntity):
     """Incoming WhatsApp messages, for the UI's "event received" trigger."""
 
     _attr_translation_key = "message"
-    _attr_event_types = [kind.value for kind in MessageKind]
+    _attr_event_types = [*(kind.value for kind in MessageKind), EVENT_TYPE_COMMAND]
     # Message content stays out of the recorder database.
     _unrecorded_attributes = frozenset({"text", "caption", "sender_name"})
 
@@ -52,5 +57,10 @@ class MessageEvent(WhatsAppEntity, EventEntity):
 
     @callback
     def _on_message(self, data: dict[str, Any]) -> None:
-        self._trigger_event(data["kind"], {key: data[key] for key in EVENT_ATTRIBUTES})
+        attributes = {key: data[key] for key in EVENT_ATTRIBUTES}
+        if (command := command_of(data)) is None:
+            self._trigger_event(data["kind"], attributes)
+        else:
+            name, args = command
+            self._trigger_event(EVENT_TYPE_COMMAND, attributes | {"command": name, "args": args})
         self.async_write_ha_state()

@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_FIRE_OWN_MESSAGES,
     DOMAIN,
+    EVENT_COMMAND_RECEIVED,
     EVENT_MESSAGE_RECEIVED,
     EVENT_MESSAGE_STATUS,
     LOGGER,
@@ -45,6 +46,18 @@ STORAGE_VERSION = 1
 SAVE_DELAY = 10
 # Catching up after a restart starts this long before the last save of the previous run.
 CATCH_UP_OVERLAP = timedelta(minutes=2)
+
+
+def command_of(data: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """A text message that starts with "/" is a command: its name and its words after it.
+
+    The name is lower case ("/Lights off" from a phone that capitalises is "/lights").
+    """
+    text = data["text"]
+    if data["kind"] != "text" or not text or not text.startswith("/"):
+        return None
+    name, *args = text.split()
+    return (name.lower(), args) if len(name) > 1 else None
 
 
 def signal_message(entry_id: str) -> str:
@@ -318,6 +331,11 @@ class InboundRouter:
         # Built once: the entities take their parts of the same data.
         data = self._event_data(message, media_path)
         self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, data)
+        if (command := command_of(data)) is not None:
+            name, args = command
+            self._hass.bus.async_fire(
+                EVENT_COMMAND_RECEIVED, {**data, "command": name, "args": args}
+            )
         # The entities' work comes after: the webhook answers and the event goes out first.
         self._hass.loop.call_soon(
             async_dispatcher_send, self._hass, signal_message(self._entry.entry_id), data

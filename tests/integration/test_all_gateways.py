@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import (
     DOMAIN,
+    EVENT_COMMAND_RECEIVED,
     EVENT_MESSAGE_RECEIVED,
     LAST_MESSAGE_WRITE_INTERVAL,
 )
@@ -178,6 +179,35 @@ async def test_incoming_message(
     assert event.attributes["event_type"] == "text"
     assert state(hass, "sensor.home_session").state == "connected"
     assert state(hass, "image.home_qr_code").state == STATE_UNKNOWN  # nothing to scan: no error
+
+
+async def test_commands(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """A text that starts with "/" is a command: its own bus event and event type, with the
+    command (lower case) and the words after it; it is still a message, too."""
+    messages = bus.listen(EVENT_MESSAGE_RECEIVED)
+    commands = bus.listen(EVENT_COMMAND_RECEIVED)
+    await kind.receive(hass, text="/Lights  off kitchen", id="CMD1", **{"from": CONTACT})
+    assert [event.data["text"] for event in messages] == ["/Lights  off kitchen"]
+    [command] = commands
+    assert command.data == {
+        **messages[0].data,
+        "command": "/lights",
+        "args": ["off", "kitchen"],
+    }
+    event = state(hass, "event.home_message")
+    assert event.attributes["event_type"] == "command"
+    assert (event.attributes["command"], event.attributes["args"]) == (
+        "/lights",
+        ["off", "kitchen"],
+    )
+
+    # Neither a lone "/" nor a text with a slash inside is a command.
+    for text in ("/", "a/b", "not /this"):
+        await kind.receive(hass, text=text, id=f"T{len(text)}", **{"from": CONTACT})
+    assert len(commands) == 1
+    assert state(hass, "event.home_message").attributes["event_type"] == "text"
 
 
 async def test_image_reply_in_a_group(
