@@ -469,7 +469,8 @@ class ChatApiPhone(Phone):
 def _chat_line_sent(sent_id: str, chat: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """A message Home Assistant sent, as the phone page shows it."""
     if kind == "location":
-        return chat_line("out", sent_id, chat, f"{body['lat']}, {body['lng']}", kind="location")
+        text = f"{body['lat']}, {body['lng']}"
+        return chat_line("out", sent_id, chat, text, kind="location", place=body.get("address", ""))
     if kind == "ptt":
         return chat_line("out", sent_id, chat, kind="voice", media=str(body["audio"]))
     if kind == "document":

@@ -639,7 +639,12 @@ def _chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, 
         )
     if kind == "location":
         return chat_line(
-            "out", sent_id, chat, f"{body['latitude']}, {body['longitude']}", kind="location"
+            "out",
+            sent_id,
+            chat,
+            f"{body['latitude']}, {body['longitude']}",
+            kind="location",
+            place=body.get("text", ""),
         )
     line = chat_line("out", sent_id, chat, str(body.get("message") or ""), kind=kind)
     if body.get("reply_to"):

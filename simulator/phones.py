@@ -44,8 +44,8 @@ def chat_line(
 ) -> dict[str, Any]:
     """One bubble of the conversation: "in" from the phone, "out" from Home Assistant.
 
-    `details` adds kind (default text), media (a URL or data URL), filename, sender, name and
-    reply_to where a message has them.
+    `details` adds kind (default text), media (a URL or data URL), filename, sender, name,
+    reply_to and a location's place where a message has them.
     """
     return {
         "direction": direction,

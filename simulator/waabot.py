@@ -554,5 +554,7 @@ def _chat_line_sent(sent_id: str, chat: str, record: dict[str, Any]) -> dict[str
     location = body.get("location")
     if isinstance(location, dict):
         text = f"{location.get('lat')}, {location.get('lng')}"
-        return chat_line("out", sent_id, chat, text, kind="location")
+        return chat_line(
+            "out", sent_id, chat, text, kind="location", place=location.get("name", "")
+        )
     return chat_line("out", sent_id, chat, str(body.get("message") or ""))

@@ -64,6 +64,9 @@ EVENT_TYPE_COMMAND: Final = "command"
 # Actions
 SERVICE_SEND_MESSAGE: Final = "send_message"
 SERVICE_SEND_FILE: Final = "send_file"
+SERVICE_SEND_LOCATION: Final = "send_location"
+SERVICE_SEND_REACTION: Final = "send_reaction"
+SERVICE_MARK_READ: Final = "mark_read"
 ATTR_TARGET: Final = "target"
 ATTR_MESSAGE: Final = "message"
 ATTR_REPLY_TO: Final = "reply_to"
@@ -74,6 +77,12 @@ ATTR_CAPTION: Final = "caption"
 ATTR_FILENAME: Final = "filename"
 ATTR_KIND: Final = "kind"
 ATTR_BEARER_TOKEN: Final = "bearer_token"
+ATTR_NAME: Final = "name"
+ATTR_ADDRESS: Final = "address"
+ATTR_MESSAGE_ID: Final = "message_id"
+ATTR_EMOJI: Final = "emoji"
+ATTR_FROM_ME: Final = "from_me"
+ATTR_SENDER: Final = "sender"
 
 # Limits
 MAX_WEBHOOK_BYTES: Final = 16 * 1024 * 1024

@@ -1,12 +1,22 @@
-"""The actions `send_message` and `send_file`, shared by every account."""
+"""The actions, shared by every account.
 
-from collections.abc import Callable, Mapping
+Sending messages, files and locations, reacting to a message, and marking messages read.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_CONFIG_ENTRY_ID, CONF_PASSWORD, CONF_USERNAME, CONF_VERIFY_SSL
+from homeassistant.const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_LATITUDE,
+    ATTR_LONGITUDE,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_VERIFY_SSL,
+)
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -21,27 +31,38 @@ import probatio
 from yarl import URL
 
 from .const import (
+    ATTR_ADDRESS,
     ATTR_BEARER_TOKEN,
     ATTR_CAPTION,
+    ATTR_EMOJI,
     ATTR_FILE,
     ATTR_FILENAME,
+    ATTR_FROM_ME,
     ATTR_KIND,
     ATTR_MEDIA,
     ATTR_MESSAGE,
+    ATTR_MESSAGE_ID,
+    ATTR_NAME,
     ATTR_REPLY_TO,
+    ATTR_SENDER,
     ATTR_TARGET,
     ATTR_URL,
     CONF_CHAT_ID,
     DOMAIN,
     DOWNLOAD_TIMEOUT,
     MAX_FILE_BYTES,
+    SERVICE_MARK_READ,
     SERVICE_SEND_FILE,
+    SERVICE_SEND_LOCATION,
     SERVICE_SEND_MESSAGE,
+    SERVICE_SEND_REACTION,
 )
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
     Gateway,
+    GatewayError,
+    GatewayUnsupported,
     InvalidChatId,
     MediaKind,
     OutgoingMedia,
@@ -49,7 +70,7 @@ from .gateway import (
     gateway_descriptor,
     parse_chat_id,
 )
-from .sending import async_send_each
+from .sending import async_send_each, check_targets
 
 KIND_AUTO = "auto"
 
@@ -76,6 +97,39 @@ SEND_FILE_SCHEMA = probatio.Schema(
         probatio.Optional(CONF_USERNAME): cv.string,
         probatio.Optional(CONF_PASSWORD): cv.string,
         probatio.Optional(ATTR_BEARER_TOKEN): cv.string,
+    }
+)
+
+
+SEND_LOCATION_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
+        probatio.Required(ATTR_LATITUDE): cv.latitude,
+        probatio.Required(ATTR_LONGITUDE): cv.longitude,
+        probatio.Optional(ATTR_NAME): cv.string,
+        probatio.Optional(ATTR_ADDRESS): cv.string,
+    }
+)
+# Reacting and marking read act on messages of one chat.
+_IN_A_CHAT = {
+    probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+    probatio.Required(ATTR_TARGET): cv.string,
+}
+SEND_REACTION_SCHEMA = probatio.Schema(
+    {
+        **_IN_A_CHAT,
+        probatio.Required(ATTR_MESSAGE_ID): cv.string,
+        # Empty removes the reaction.
+        probatio.Optional(ATTR_EMOJI, default=""): probatio.Any(None, cv.string),
+        probatio.Optional(ATTR_FROM_ME, default=False): cv.boolean,
+    }
+)
+MARK_READ_SCHEMA = probatio.Schema(
+    {
+        **_IN_A_CHAT,
+        probatio.Required(ATTR_MESSAGE_ID): probatio.All(probatio.EnsureList(), [cv.string]),
+        probatio.Optional(ATTR_SENDER): cv.string,
     }
 )
 
@@ -111,13 +165,21 @@ def _entry(call: ServiceCall) -> WhatsAppConfigEntry:
 def _entry_pointed_at(
     entries: list[WhatsAppConfigEntry], data: Mapping[str, Any]
 ) -> WhatsAppConfigEntry | None:
-    """The one account that received the message replied to, or that has all the targets."""
-    if reply_to := data.get(ATTR_REPLY_TO):
-        received = [entry for entry in entries if reply_to in entry.runtime_data.inbound.messages]
+    """The one account that received the messages acted on, or that has all the targets.
+
+    Acted on: answered (reply_to), reacted to or marked read (message_id).
+    """
+    message_ids = _as_list(data.get(ATTR_REPLY_TO) or data.get(ATTR_MESSAGE_ID))
+    if message_ids:
+        received = [
+            entry
+            for entry in entries
+            if all(message_id in entry.runtime_data.inbound.messages for message_id in message_ids)
+        ]
         if len(received) == 1:
             return received[0]
     try:
-        targets = {str(parse_chat_id(target)) for target in data.get(ATTR_TARGET, [])}
+        targets = {str(parse_chat_id(target)) for target in _as_list(data.get(ATTR_TARGET))}
     except InvalidChatId:
         return None  # the send refuses the target itself, with its own error
     with_chats = [
@@ -126,6 +188,13 @@ def _entry_pointed_at(
         if targets and targets <= {str(sub.data[CONF_CHAT_ID]) for sub in entry.subentries.values()}
     ]
     return with_chats[0] if len(with_chats) == 1 else None
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    """A field that holds one value or several, as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
 
 
 def _response(call: ServiceCall, sent: list[dict[str, str]]) -> ServiceResponse:
@@ -150,6 +219,65 @@ async def _send_message(call: ServiceCall) -> ServiceResponse:
         return await gateway.send_text(target, text, reply_to=reply_to, message_id=message_id)
 
     return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+
+
+async def _send_location(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    latitude: float = call.data[ATTR_LATITUDE]
+    longitude: float = call.data[ATTR_LONGITUDE]
+    # WhatsApp shows one line of text under the pin: the name, then the address.
+    label = ", ".join(
+        str(call.data[key]) for key in (ATTR_NAME, ATTR_ADDRESS) if call.data.get(key)
+    )
+
+    async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        return await gateway.send_location(target, latitude, longitude, name=label or None)
+
+    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+
+
+async def _send_reaction(call: ServiceCall) -> None:
+    entry = _entry(call)
+    [chat] = check_targets([call.data[ATTR_TARGET]])
+    gateway = entry.runtime_data.coordinator.gateway
+    await _async_act_in(
+        entry,
+        chat,
+        gateway.send_reaction(
+            chat,
+            call.data[ATTR_MESSAGE_ID],
+            call.data[ATTR_EMOJI] or "",
+            from_me=call.data[ATTR_FROM_ME],
+        ),
+    )
+
+
+async def _mark_read(call: ServiceCall) -> None:
+    entry = _entry(call)
+    [chat] = check_targets([call.data[ATTR_TARGET]])
+    gateway = entry.runtime_data.coordinator.gateway
+    await _async_act_in(
+        entry,
+        chat,
+        gateway.mark_read(chat, call.data[ATTR_MESSAGE_ID], sender=call.data.get(ATTR_SENDER)),
+    )
+
+
+async def _async_act_in(entry: WhatsAppConfigEntry, chat: str, work: Awaitable[Any]) -> None:
+    """Run a gateway call about messages of a chat; its failure names the chat."""
+    gateway = entry.runtime_data.coordinator.gateway
+    try:
+        await work
+    except GatewayUnsupported as err:
+        raise _validation_error(
+            "not_supported", gateway=gateway_descriptor(gateway.kind).name, error=str(err)
+        ) from err
+    except GatewayError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="chat_action_failed",
+            translation_placeholders={"chat": chat, "error": str(err)},
+        ) from err
 
 
 # File kinds that only some gateways can send.
@@ -322,3 +450,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=SEND_FILE_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND_LOCATION,
+        _send_location,
+        schema=SEND_LOCATION_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_SEND_REACTION, _send_reaction, schema=SEND_REACTION_SCHEMA
+    )
+    hass.services.async_register(DOMAIN, SERVICE_MARK_READ, _mark_read, schema=MARK_READ_SCHEMA)

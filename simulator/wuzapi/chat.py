@@ -228,7 +228,8 @@ def chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, A
         if isinstance(data := body.get(field_name), str):
             line |= {"kind": kind, "media": data, "filename": str(body.get("FileName") or "")}
     if "Latitude" in body:
-        line |= {"kind": "location", "text": f"{body['Latitude']}, {body['Longitude']}"}
+        text = f"{body['Latitude']}, {body['Longitude']}"
+        line |= {"kind": "location", "text": text, "place": body.get("Name", "")}
     context = body.get("ContextInfo")
     if isinstance(context, dict) and context.get("StanzaID"):
         line["reply_to"] = str(context["StanzaID"])

@@ -17,6 +17,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -35,7 +36,7 @@ from custom_components.whatsapp_gateway.gateway import (
     gateway_descriptor,
 )
 from simulator.common import LOST_ANSWER
-from tests.conftest import StartSimulator
+from tests.conftest import PHONE_ID, USER_TOKEN, StartSimulator
 
 from .conftest import (
     Bus,
@@ -291,11 +292,116 @@ async def test_an_answer_quotes_the_message_where_the_gateway_can(
     await kind.receive(hass, text="ping", id="PING1", **{"from": CONTACT})
     ping = received[0].data["message_id"]
     await call(hass, "send_message", target=CONTACT, message="pong", reply_to=ping)
-    [phone] = [p for p in await kind.simulator.get("phones") if p["product"] == kind.name]
-    conversation = (await kind.simulator.get(f"phones/{kind.name}/{phone['id']}"))["chat"]
-    [answer] = [line for line in conversation if line["direction"] == "out"]
+    [answer] = await what_the_phone_got(kind)
     quoted = None if kind.name == "waabot" else kind.message_id("PING1")
     assert (answer["text"], answer.get("reply_to")) == ("pong", quoted)
+
+
+async def what_the_phone_got(kind: Kind) -> list[dict[str, Any]]:
+    """What Home Assistant sent, as the phone page shows it (one bubble per message)."""
+    [phone] = [p for p in await kind.simulator.get("phones") if p["product"] == kind.name]
+    conversation = (await kind.simulator.get(f"phones/{kind.name}/{phone['id']}"))["chat"]
+    return [line for line in conversation if line["direction"] == "out"]
+
+
+async def raw_sends(kind: Kind) -> list[dict[str, Any]]:
+    """The requests wuzapi or Maytapi got from Home Assistant, as they came."""
+    if kind.name == "wuzapi":
+        records: list[dict[str, Any]] = await kind.simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")
+    else:
+        records = await kind.simulator.get(f"maytapi/phones/{PHONE_ID}/sent")
+    return records
+
+
+async def test_send_location(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """A pin to two people, its name and address under it; the response names each message."""
+    response = await call(
+        hass,
+        "send_location",
+        target=[CONTACT, "+49 170 0000003"],
+        latitude=52.5163,
+        longitude=13.3777,
+        name="Front door",
+        address="Pariser Platz 1",
+    )
+    pins = await what_the_phone_got(kind)
+    assert [(pin["kind"], pin["text"], pin["place"]) for pin in pins] == [
+        ("location", "52.5163, 13.3777", "Front door, Pariser Platz 1")
+    ] * 2
+    assert [pin["chat"].split("@")[0] for pin in pins] == [CONTACT, "491700000003"]
+    assert [m["message_id"] for m in response["messages"]] == [pin["id"] for pin in pins]
+
+    with pytest.raises(probatio.Invalid, match="invalid latitude"):  # refused before sending
+        await call(hass, "send_location", target=CONTACT, latitude=91, longitude=0)
+    assert len(await what_the_phone_got(kind)) == 2
+
+
+async def act(hass: HomeAssistant, service: str, **data: Any) -> None:
+    """Call an action that answers nothing."""
+    await hass.services.async_call(DOMAIN, service, data, blocking=True)
+
+
+async def test_reactions(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """React to a received message, and take the reaction back; a gateway without reactions
+    says so."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="Dinner at 8?", id="ASK1", **{"from": CONTACT})
+    asked = received[0].data["message_id"]
+    if Capability.REACTION not in gateway_capabilities(kind.name):
+        with pytest.raises(ServiceValidationError) as refused:
+            await act(hass, "send_reaction", target=CONTACT, message_id=asked, emoji="👍")
+        name = gateway_descriptor(kind.name).name
+        assert str(refused.value) == f"{name} cannot do this: it does not support reactions"
+        return
+    await act(hass, "send_reaction", target=CONTACT, message_id=asked, emoji="👍")
+    [reaction] = await raw_sends(kind)
+    if kind.name == "wuzapi":
+        assert (reaction["endpoint"], reaction["body"]["Id"], reaction["body"]["Body"]) == (
+            "/chat/react",
+            asked,
+            "👍",
+        )
+        # No emoji takes the reaction back; "own message" addresses one this account sent.
+        await act(hass, "send_reaction", target=CONTACT, message_id=asked)
+        await act(
+            hass, "send_reaction", target=CONTACT, message_id="OWN1", emoji="✅", from_me=True
+        )
+        removed, own = (record["body"] for record in (await raw_sends(kind))[1:])
+        assert (removed["Body"], own["Id"], own["Body"]) == ("remove", "me:OWN1", "✅")
+    else:
+        body = reaction["body"]
+        assert (body["type"], body["message"], body["reply_to"]) == ("reaction", "👍", asked)
+
+
+async def test_mark_read(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """Blue ticks for messages received in a group, naming their sender; a gateway that
+    cannot mark read says so."""
+    group = "120363000000000001@g.us"
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await kind.receive(hass, text="hello", id="G1", group=group, **{"from": CONTACT})
+    data = received[0].data
+    call_data = {"target": group, "message_id": data["message_id"], "sender": data["sender"]}
+    if Capability.MARK_READ not in gateway_capabilities(kind.name):
+        with pytest.raises(ServiceValidationError) as refused:
+            await act(hass, "mark_read", **call_data)
+        assert str(refused.value).endswith(
+            "cannot do this: it does not support marking messages as read"
+        )
+        return
+    await act(hass, "mark_read", **call_data)
+    [marked] = await raw_sends(kind)
+    assert marked["endpoint"] == "/chat/markread"
+    assert marked["body"] == {"Id": [data["message_id"]], "Chat": group, "Sender": ANNA}
+
+    # The gateway's refusal names the chat.
+    await kind.simulator.fault(status=500, path="/chat/markread")
+    with pytest.raises(HomeAssistantError) as failed:
+        await act(hass, "mark_read", **call_data)
+    assert str(failed.value).startswith(f"The WhatsApp gateway did not do this in {group}: ")
 
 
 async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:

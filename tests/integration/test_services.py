@@ -439,6 +439,15 @@ async def test_with_two_accounts_the_call_tells_which_one_sends(
     )
     [reply] = await simulator.get("maytapi/phones/12/sent")
     assert reply["body"]["message"] == "pong"
+    # So does a reaction to it.
+    await hass.services.async_call(
+        DOMAIN,
+        "send_reaction",
+        {"target": ping.data["chat_id"], "message_id": ping.data["message_id"], "emoji": "👍"},
+        blocking=True,
+    )
+    reaction = (await simulator.get("maytapi/phones/12/sent"))[1]["body"]
+    assert (reaction["type"], reaction["reply_to"]) == ("reaction", ping.data["message_id"])
 
     await call(hass, "send_message", target="+49 170 0000002", message="to Anna's chat")
     assert [r["body"]["Body"] for r in await sent(simulator)] == ["to Anna's chat"]
@@ -447,5 +456,5 @@ async def test_with_two_accounts_the_call_tells_which_one_sends(
         await call(hass, "send_message", target="+49 170 9999999", message="whose?")
     assert raised.value.translation_key == "account_required"
     assert "config_entry_id of the message that triggered it" in str(raised.value)
-    assert len(await simulator.get("maytapi/phones/12/sent")) == 1
+    assert len(await simulator.get("maytapi/phones/12/sent")) == 2
     assert len(await sent(simulator)) == 1
