@@ -83,6 +83,12 @@ ATTR_MESSAGE_ID: Final = "message_id"
 ATTR_EMOJI: Final = "emoji"
 ATTR_FROM_ME: Final = "from_me"
 ATTR_SENDER: Final = "sender"
+ATTR_WAIT_FOR: Final = "wait_for"
+ATTR_TIMEOUT: Final = "timeout"
+ATTR_MESSAGE_TAG: Final = "message_tag"
+# Waiting for a receipt: seconds by default, and at most.
+DEFAULT_RECEIPT_TIMEOUT: Final = 60.0
+MAX_RECEIPT_TIMEOUT: Final = 3600.0
 
 # Limits
 MAX_WEBHOOK_BYTES: Final = 16 * 1024 * 1024

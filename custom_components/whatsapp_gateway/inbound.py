@@ -5,6 +5,7 @@ Everything here runs in the event loop without I/O, except saving the media of a
 message's event fires.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from .const import (
 from .coordinator import SessionCoordinator, WhatsAppConfigEntry
 from .gateway import (
     Capability,
+    DeliveryStatus,
     GatewayError,
     InboundEvent,
     InboundMedia,
@@ -204,6 +206,17 @@ async def async_forget_memory(hass: HomeAssistant, entry_id: str) -> None:
     await memory.async_remove()
 
 
+# How far a message got, in order: a receipt of a later status also means the earlier ones.
+DELIVERY_ORDER: tuple[DeliveryStatus, ...] = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.READ,
+    DeliveryStatus.PLAYED,
+)
+# The tags given to sent messages are kept for this many messages.
+TAGGED_MESSAGES = 1024
+
+
 class InboundRouter:
     """Turns parsed gateway events into what Home Assistant users see, each one once."""
 
@@ -219,6 +232,42 @@ class InboundRouter:
         self._coordinator = coordinator
         self._memory = memory
         self._media_dir = media_folder(hass, entry.entry_id)
+        # Sends waiting for a receipt: message id → (the status waited for, its future).
+        self._waiting: dict[str, list[tuple[DeliveryStatus, asyncio.Future[DeliveryStatus]]]] = {}
+        self._tags: OrderedDict[str, str] = OrderedDict()
+
+    @callback
+    def async_tag(self, message_id: str, tag: str) -> None:
+        """Carry `tag` in the status events of a message sent."""
+        self._tags[message_id] = tag
+        if len(self._tags) > TAGGED_MESSAGES:
+            self._tags.popitem(last=False)
+
+    def reached(self, message_id: str) -> DeliveryStatus | None:
+        """The furthest status a receipt reported for a sent message, if any."""
+        if f"{message_id}:{DeliveryStatus.FAILED}" in self.statuses:
+            return DeliveryStatus.FAILED
+        for status in reversed(DELIVERY_ORDER):
+            if f"{message_id}:{status}" in self.statuses:
+                return status
+        return None
+
+    async def async_wait_for(self, message_id: str, wanted: DeliveryStatus) -> DeliveryStatus:
+        """The status of the first receipt that reaches `wanted` (or says it failed).
+
+        Cancel it to stop waiting.
+        """
+        if (reached := self.reached(message_id)) is not None and _reaches(reached, wanted):
+            return reached
+        future: asyncio.Future[DeliveryStatus] = self._hass.loop.create_future()
+        waiting = self._waiting.setdefault(message_id, [])
+        waiting.append((wanted, future))
+        try:
+            return await future
+        finally:
+            waiting.remove((wanted, future))
+            if not waiting:
+                del self._waiting[message_id]
 
     @property
     def messages(self) -> RecentIds:
@@ -393,5 +442,16 @@ class InboundRouter:
                     "message_id": message_id,
                     "chat_id": update.chat_id,
                     "status": update.status.value,
+                    "message_tag": self._tags.get(message_id),
                 },
             )
+            for wanted, future in self._waiting.get(message_id, ()):
+                if not future.done() and _reaches(update.status, wanted):
+                    future.set_result(update.status)
+
+
+def _reaches(status: DeliveryStatus, wanted: DeliveryStatus) -> bool:
+    """Whether a receipt of `status` ends a wait for `wanted` (a failure ends every wait)."""
+    if status is DeliveryStatus.FAILED:
+        return True
+    return DELIVERY_ORDER.index(status) >= DELIVERY_ORDER.index(wanted)

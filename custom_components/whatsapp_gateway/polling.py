@@ -49,6 +49,8 @@ def cursor_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
 class MessagePoller:
     """Asks the gateway for new messages at an interval, backing off while it fails."""
 
+    carries_receipts = False
+
     def __init__(
         self,
         hass: HomeAssistant,

@@ -2,14 +2,17 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN, LOGGER, MAX_RETRY_AFTER, SEND_RETRY_DELAYS
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
+    DeliveryStatus,
     Gateway,
     GatewayAuthError,
     GatewayConnectionError,
@@ -86,11 +89,14 @@ async def async_send_each(
     entry: WhatsAppConfigEntry,
     targets: Sequence[str],
     send: SendOne,
+    *,
+    tag: str | None = None,
 ) -> list[dict[str, str]]:
     """Send to every target; afterwards raise one error naming the targets that failed.
 
     The error also names the messages that went out, so that nobody sends them again. A
-    gateway that refuses the credentials asks the user to authenticate again.
+    gateway that refuses the credentials asks the user to authenticate again. The status
+    events of each message sent carry `tag`.
     """
     gateway = entry.runtime_data.coordinator.gateway
     sent: list[dict[str, str]] = []
@@ -101,6 +107,8 @@ async def async_send_each(
         except GatewayError as err:
             failed.append((target, err))
             continue
+        if tag is not None:
+            entry.runtime_data.inbound.async_tag(message.message_id, tag)
         sent.append(
             {"target": target, "chat_id": message.chat_id, "message_id": message.message_id}
         )
@@ -133,3 +141,75 @@ async def async_send_each(
         translation_key="send_failed",
         translation_placeholders={"targets": targets, "error": error},
     ) from failed[0][1]
+
+
+def check_receipts(entry: WhatsAppConfigEntry, wanted: DeliveryStatus) -> None:
+    """Refuse to wait for a receipt that this account never gets, before anything is sent."""
+    gateway = entry.runtime_data.coordinator.gateway
+    if (
+        Capability.RECEIPTS not in gateway.capabilities
+        or not entry.runtime_data.channel.carries_receipts
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_receipts",
+            translation_placeholders={
+                "gateway": gateway_descriptor(gateway.kind).name,
+                "status": wanted.value,
+            },
+        )
+
+
+async def async_wait_for_receipts(
+    hass: HomeAssistant,
+    entry: WhatsAppConfigEntry,
+    sent: list[dict[str, str]],
+    wanted: DeliveryStatus,
+    within: float,
+) -> None:
+    """Wait until each message sent is `wanted` (or further), adding the status reached.
+
+    Waits at most `within` seconds (Home Assistant's clock); then, or when a receipt says a
+    message failed, one error names the chats whose message did not get there.
+    """
+    router = entry.runtime_data.inbound
+    waits = [
+        hass.async_create_task(router.async_wait_for(item["message_id"], wanted), eager_start=True)
+        for item in sent
+    ]
+
+    @callback
+    def time_up(_now: Any) -> None:
+        for wait in waits:
+            wait.cancel()
+
+    cancel_timer = async_call_later(hass, within, time_up)
+    try:
+        await asyncio.gather(*waits, return_exceptions=True)
+    finally:
+        cancel_timer()
+    late: list[str] = []
+    failed: list[str] = []
+    for item, wait in zip(sent, waits, strict=True):
+        status = None if wait.cancelled() else wait.result()
+        item["status"] = (status or router.reached(item["message_id"]) or DeliveryStatus.SENT).value
+        if status is None:
+            late.append(item["target"])
+        elif status is DeliveryStatus.FAILED:
+            failed.append(item["target"])
+    if failed:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="delivery_failed",
+            translation_placeholders={"targets": ", ".join(failed)},
+        )
+    if late:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="not_delivered",
+            translation_placeholders={
+                "targets": ", ".join(late),
+                "status": wanted.value,
+                "timeout": f"{within:g}",
+            },
+        )

@@ -42,15 +42,20 @@ from .const import (
     ATTR_MEDIA,
     ATTR_MESSAGE,
     ATTR_MESSAGE_ID,
+    ATTR_MESSAGE_TAG,
     ATTR_NAME,
     ATTR_REPLY_TO,
     ATTR_SENDER,
     ATTR_TARGET,
+    ATTR_TIMEOUT,
     ATTR_URL,
+    ATTR_WAIT_FOR,
     CONF_CHAT_ID,
+    DEFAULT_RECEIPT_TIMEOUT,
     DOMAIN,
     DOWNLOAD_TIMEOUT,
     MAX_FILE_BYTES,
+    MAX_RECEIPT_TIMEOUT,
     SERVICE_MARK_READ,
     SERVICE_SEND_FILE,
     SERVICE_SEND_LOCATION,
@@ -60,6 +65,7 @@ from .const import (
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
+    DeliveryStatus,
     Gateway,
     GatewayError,
     GatewayUnsupported,
@@ -70,14 +76,33 @@ from .gateway import (
     gateway_descriptor,
     parse_chat_id,
 )
-from .sending import async_send_each, check_targets
+from .sending import (
+    SendOne,
+    async_send_each,
+    async_wait_for_receipts,
+    check_receipts,
+    check_targets,
+)
 
 KIND_AUTO = "auto"
 
-_TARGETING = {
+# Sends can wait for the receipts (the gateway taking the message is "sent"), and tag the
+# message's status events.
+WAIT_FOR_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+_CONFIRMING: dict[probatio.Marker, Any] = {
+    probatio.Optional(ATTR_WAIT_FOR, default=DeliveryStatus.SENT.value): probatio.In(
+        [status.value for status in WAIT_FOR_STATUSES]
+    ),
+    probatio.Optional(ATTR_TIMEOUT, default=DEFAULT_RECEIPT_TIMEOUT): probatio.All(
+        probatio.Coerce(float), probatio.Range(min=1, max=MAX_RECEIPT_TIMEOUT)
+    ),
+    probatio.Optional(ATTR_MESSAGE_TAG): cv.string,
+}
+_TARGETING: dict[probatio.Marker, Any] = {
     probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
     probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
     probatio.Optional(ATTR_REPLY_TO): cv.string,
+    **_CONFIRMING,
 }
 SEND_MESSAGE_SCHEMA = probatio.Schema({**_TARGETING, probatio.Required(ATTR_MESSAGE): cv.string})
 SEND_FILE_SCHEMA = probatio.Schema(
@@ -109,6 +134,7 @@ SEND_LOCATION_SCHEMA = probatio.Schema(
         probatio.Required(ATTR_LONGITUDE): cv.longitude,
         probatio.Optional(ATTR_NAME): cv.string,
         probatio.Optional(ATTR_ADDRESS): cv.string,
+        **_CONFIRMING,
     }
 )
 # Reacting and marking read act on messages of one chat.
@@ -201,6 +227,22 @@ def _response(call: ServiceCall, sent: list[dict[str, str]]) -> ServiceResponse:
     return {"messages": cast("list[Any]", sent)} if call.return_response else None
 
 
+async def _async_send(
+    call: ServiceCall, entry: WhatsAppConfigEntry, send: SendOne
+) -> ServiceResponse:
+    """Send to the call's targets, tagged as asked; wait for the receipts it asks for."""
+    wait_for: str = call.data[ATTR_WAIT_FOR]
+    wanted = None if wait_for == DeliveryStatus.SENT else DeliveryStatus(wait_for)
+    if wanted is not None:
+        check_receipts(entry, wanted)
+    sent = await async_send_each(
+        call.hass, entry, call.data[ATTR_TARGET], send, tag=call.data.get(ATTR_MESSAGE_TAG)
+    )
+    if wanted is not None:
+        await async_wait_for_receipts(call.hass, entry, sent, wanted, call.data[ATTR_TIMEOUT])
+    return _response(call, sent)
+
+
 def _quoted(gateway: Gateway, data: Mapping[str, Any]) -> str | None:
     """The message to quote, where the gateway can quote.
 
@@ -218,7 +260,7 @@ async def _send_message(call: ServiceCall) -> ServiceResponse:
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
         return await gateway.send_text(target, text, reply_to=reply_to, message_id=message_id)
 
-    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+    return await _async_send(call, entry, send)
 
 
 async def _send_location(call: ServiceCall) -> ServiceResponse:
@@ -233,7 +275,7 @@ async def _send_location(call: ServiceCall) -> ServiceResponse:
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
         return await gateway.send_location(target, latitude, longitude, name=label or None)
 
-    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+    return await _async_send(call, entry, send)
 
 
 async def _send_reaction(call: ServiceCall) -> None:
@@ -302,7 +344,7 @@ async def _send_file(call: ServiceCall) -> ServiceResponse:
             target, media, caption=caption, reply_to=reply_to, message_id=message_id
         )
 
-    return _response(call, await async_send_each(call.hass, entry, call.data[ATTR_TARGET], send))
+    return await _async_send(call, entry, send)
 
 
 async def _load_file(hass: HomeAssistant, data: Mapping[str, Any]) -> OutgoingMedia:

@@ -170,6 +170,8 @@ def unsigned_issue_id(entry: WhatsAppConfigEntry) -> str:
 class WebhookReceiver:
     """Receives the gateway's posts: checks size and signature, parses, hands on."""
 
+    carries_receipts = True
+
     def __init__(
         self,
         hass: HomeAssistant,

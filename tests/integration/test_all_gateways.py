@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
 import json
@@ -26,6 +27,7 @@ from custom_components.whatsapp_gateway.const import (
     DOMAIN,
     EVENT_COMMAND_RECEIVED,
     EVENT_MESSAGE_RECEIVED,
+    EVENT_MESSAGE_STATUS,
     LAST_MESSAGE_WRITE_INTERVAL,
 )
 from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
@@ -402,6 +404,100 @@ async def test_mark_read(
     with pytest.raises(HomeAssistantError) as failed:
         await act(hass, "mark_read", **call_data)
     assert str(failed.value).startswith(f"The WhatsApp gateway did not do this in {group}: ")
+
+
+async def until(condition: Any) -> None:
+    """Wait, a bounded number of short turns, for the simulator to have done something."""
+    for _ in range(500):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def deliver(kind: Kind, message_id: str) -> None:
+    """The recipient's phone reports the message delivered (Maytapi: its next batch of acks)."""
+    if kind.name == "wuzapi":
+        await kind.simulator.control(
+            f"wuzapi/users/{USER_TOKEN}/receipt",
+            {"ids": [message_id], "chat": CONTACT, "state": "Delivered"},
+        )
+    else:
+        await kind.simulator.control("maytapi/flush_acks")
+
+
+async def test_wait_for_delivery(
+    hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
+) -> None:
+    """wait_for: delivered answers once the receipt comes, with the status reached; the tag
+    rides on the message's status events; without the receipt in time the action fails,
+    naming the chat. An account that gets no receipts refuses at once and sends nothing."""
+    statuses = bus.listen(EVENT_MESSAGE_STATUS)
+    alert = {"target": CONTACT, "message": "Garage open", "message_tag": "garage"}
+    if kind.name in ("chatapi", "waabot"):  # Waabot sends no receipts; Chat-API is polled
+        with pytest.raises(ServiceValidationError) as refused:
+            await call(hass, "send_message", **alert, wait_for="delivered")
+        assert refused.value.translation_key == "no_receipts"
+        assert "cannot wait until a message is delivered. Nothing was sent" in str(refused.value)
+        assert await what_the_phone_got(kind) == []
+        return
+
+    waiting = hass.async_create_task(
+        call(hass, "send_message", **alert, wait_for="delivered", timeout=30)
+    )
+
+    async def sent() -> bool:
+        return len(await what_the_phone_got(kind)) == 1
+
+    await until(sent)
+    assert not waiting.done()
+    [message] = await what_the_phone_got(kind)
+    await deliver(kind, message["id"])
+    response = await waiting
+    assert response["messages"] == [
+        {
+            "target": CONTACT,
+            "chat_id": response["messages"][0]["chat_id"],
+            "message_id": message["id"],
+            "status": "delivered",
+        }
+    ]
+    assert {event.data["message_tag"] for event in statuses} == {"garage"}
+    assert "delivered" in {event.data["status"] for event in statuses}
+
+    # Read never comes: the action gives up after its time-out, on Home Assistant's clock.
+    waiting = hass.async_create_task(
+        call(
+            hass, "send_message", target=CONTACT, message="Still open", wait_for="read", timeout=30
+        )
+    )
+
+    async def sent_twice() -> bool:
+        return len(await what_the_phone_got(kind)) == 2
+
+    await until(sent_twice)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    with pytest.raises(HomeAssistantError) as late:
+        await waiting
+    assert str(late.value) == (
+        f"The message to {CONTACT} was not read within 30 s. It was sent; the status events "
+        "tell when it gets there"
+    )
+
+
+async def test_a_failed_delivery_ends_the_wait(
+    hass: HomeAssistant, start_simulator: StartSimulator, ha_client: TestClient
+) -> None:
+    """Maytapi takes a message and then reports it failed: the wait ends with that, at once."""
+    kind = await start_kind("maytapi", start_simulator)
+    await kind.link()
+    await setup_entry(hass, kind.entry())
+    await kind.simulator.control(f"maytapi/phones/{PHONE_ID}/fail_next_send")
+    with pytest.raises(HomeAssistantError) as failed:
+        await call(hass, "send_message", target=CONTACT, message="hi", wait_for="read")
+    assert str(failed.value) == (
+        f"The gateway reports that the message to {CONTACT} could not be delivered"
+    )
 
 
 async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:

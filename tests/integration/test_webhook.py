@@ -17,6 +17,7 @@ from custom_components.whatsapp_gateway.const import (
     EVENT_MESSAGE_STATUS,
     MAX_WEBHOOK_BYTES,
 )
+from custom_components.whatsapp_gateway.gateway import DeliveryStatus
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from simulator import MaytapiConfig, WuzapiConfig
 from tests.conftest import (
@@ -288,9 +289,14 @@ async def test_receipts_fire_status_events(
             "message_id": message_id,
             "chat_id": "491700000002@s.whatsapp.net",
             "status": "read",
+            "message_tag": None,
         }
         for message_id in ("OUT1", "OUT2")
     ]
+    # A send that waits for a receipt which came already (before the wait began) is done.
+    router = wuzapi_account.runtime_data.inbound
+    assert await router.async_wait_for("OUT1", DeliveryStatus.DELIVERED) is DeliveryStatus.READ
+    assert router.reached("OUT3") is None
 
 
 async def test_maytapi_message_and_batched_acks(

@@ -79,6 +79,7 @@ class ChatApiGateway(Gateway):
     capabilities = frozenset(
         {
             Capability.REPLY,
+            Capability.RECEIPTS,
             Capability.WEBHOOK,
             Capability.POLLING,
             Capability.LOCATION,

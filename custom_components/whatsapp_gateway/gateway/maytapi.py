@@ -104,6 +104,7 @@ class MaytapiGateway(Gateway):
     capabilities = frozenset(
         {
             Capability.REPLY,
+            Capability.RECEIPTS,
             Capability.WEBHOOK,
             Capability.LOCATION,
             Capability.CONTACT,

@@ -30,6 +30,8 @@ class Capability(StrEnum):
     LOCATION = "location"
     # A message can quote an earlier one (reply_to).
     REPLY = "reply"
+    # The gateway reports when a message was delivered and read.
+    RECEIPTS = "receipts"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"

@@ -141,6 +141,7 @@ class WuzapiGateway(Gateway):
     capabilities = frozenset(
         {
             Capability.REPLY,
+            Capability.RECEIPTS,
             Capability.PAIRING_CODE,
             Capability.WEBHOOK,
             Capability.HMAC,
