@@ -312,14 +312,17 @@ class MaytapiSimulator:
             return refuse("latitude and longitude are required")
         if message_type == "media" and not _valid_media(str(body["message"])):
             return refuse("message must be a URL or a base64 data URL")
-        if message_type == "reaction" and not body.get("reply_to"):
-            return refuse("reply_to is required for reactions")
+        if message_type in ("reaction", "edit") and not body.get("reply_to"):
+            return refuse(f"reply_to is required for {message_type}s")
         digits = to_number.split("@")[0]
         chat_id = to_number if to_number.endswith("@g.us") else f"{digits}@c.us"
         sent_id = message_id()
         record = {"id": sent_id, "chat_id": chat_id, "body": body}
         phone.sent.append(record)
-        phone.chat.append(_chat_line_sent(sent_id, chat_id, body))
+        if message_type in ("edit", "delete"):
+            _change_line(phone.chat, message_type, body)
+        else:
+            phone.chat.append(_chat_line_sent(sent_id, chat_id, body))
         if phone.fail_next_send:
             phone.fail_next_send = False
             self.sender.later(
@@ -618,6 +621,17 @@ class MaytapiPhoneSide(Phone):
     async def unlink(self) -> None:
         """Linked devices → remove."""
         await self.simulator.unlink(self.phone)
+
+
+def _change_line(chat: list[dict[str, Any]], change: str, body: dict[str, Any]) -> None:
+    """An edit (new text, the message in reply_to) or a deletion (the message in message)."""
+    target = body.get("reply_to") if change == "edit" else body.get("message")
+    for line in chat:
+        if line["id"] == target:
+            if change == "edit":
+                line.update(text=str(body["message"]), edited=True)
+            else:
+                line.update(text="", deleted=True)
 
 
 def _chat_line_sent(sent_id: str, chat: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -67,6 +67,10 @@ SERVICE_SEND_FILE: Final = "send_file"
 SERVICE_SEND_LOCATION: Final = "send_location"
 SERVICE_SEND_REACTION: Final = "send_reaction"
 SERVICE_MARK_READ: Final = "mark_read"
+SERVICE_EDIT_MESSAGE: Final = "edit_message"
+SERVICE_DELETE_MESSAGE: Final = "delete_message"
+SERVICE_SEND_TYPING: Final = "send_typing"
+SERVICE_SEND_POLL: Final = "send_poll"
 ATTR_TARGET: Final = "target"
 ATTR_MESSAGE: Final = "message"
 ATTR_REPLY_TO: Final = "reply_to"
@@ -86,6 +90,13 @@ ATTR_SENDER: Final = "sender"
 ATTR_WAIT_FOR: Final = "wait_for"
 ATTR_TIMEOUT: Final = "timeout"
 ATTR_MESSAGE_TAG: Final = "message_tag"
+ATTR_STATE: Final = "state"
+ATTR_QUESTION: Final = "question"
+ATTR_OPTIONS: Final = "options"
+ATTR_MULTIPLE: Final = "multiple_answers"
+# A poll has this many options, at least and at most (as WhatsApp allows).
+MIN_POLL_OPTIONS: Final = 2
+MAX_POLL_OPTIONS: Final = 12
 # Waiting for a receipt: seconds by default, and at most.
 DEFAULT_RECEIPT_TIMEOUT: Final = 60.0
 MAX_RECEIPT_TIMEOUT: Final = 3600.0

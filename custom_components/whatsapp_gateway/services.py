@@ -43,9 +43,13 @@ from .const import (
     ATTR_MESSAGE,
     ATTR_MESSAGE_ID,
     ATTR_MESSAGE_TAG,
+    ATTR_MULTIPLE,
     ATTR_NAME,
+    ATTR_OPTIONS,
+    ATTR_QUESTION,
     ATTR_REPLY_TO,
     ATTR_SENDER,
+    ATTR_STATE,
     ATTR_TARGET,
     ATTR_TIMEOUT,
     ATTR_URL,
@@ -55,16 +59,23 @@ from .const import (
     DOMAIN,
     DOWNLOAD_TIMEOUT,
     MAX_FILE_BYTES,
+    MAX_POLL_OPTIONS,
     MAX_RECEIPT_TIMEOUT,
+    MIN_POLL_OPTIONS,
+    SERVICE_DELETE_MESSAGE,
+    SERVICE_EDIT_MESSAGE,
     SERVICE_MARK_READ,
     SERVICE_SEND_FILE,
     SERVICE_SEND_LOCATION,
     SERVICE_SEND_MESSAGE,
+    SERVICE_SEND_POLL,
     SERVICE_SEND_REACTION,
+    SERVICE_SEND_TYPING,
 )
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
     Capability,
+    ChatPresence,
     DeliveryStatus,
     Gateway,
     GatewayError,
@@ -149,6 +160,39 @@ SEND_REACTION_SCHEMA = probatio.Schema(
         # Empty removes the reaction.
         probatio.Optional(ATTR_EMOJI, default=""): probatio.Any(None, cv.string),
         probatio.Optional(ATTR_FROM_ME, default=False): cv.boolean,
+    }
+)
+EDIT_MESSAGE_SCHEMA = probatio.Schema(
+    {
+        **_IN_A_CHAT,
+        probatio.Required(ATTR_MESSAGE_ID): cv.string,
+        probatio.Required(ATTR_MESSAGE): cv.string,
+    }
+)
+DELETE_MESSAGE_SCHEMA = probatio.Schema(
+    {**_IN_A_CHAT, probatio.Required(ATTR_MESSAGE_ID): cv.string}
+)
+SEND_TYPING_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
+        probatio.Optional(ATTR_STATE, default=ChatPresence.TYPING.value): probatio.In(
+            [presence.value for presence in ChatPresence]
+        ),
+    }
+)
+SEND_POLL_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
+        probatio.Required(ATTR_QUESTION): cv.string,
+        probatio.Required(ATTR_OPTIONS): probatio.All(
+            probatio.EnsureList(),
+            [cv.string],
+            probatio.Length(min=MIN_POLL_OPTIONS, max=MAX_POLL_OPTIONS),
+        ),
+        probatio.Optional(ATTR_MULTIPLE, default=False): cv.boolean,
+        **_CONFIRMING,
     }
 )
 MARK_READ_SCHEMA = probatio.Schema(
@@ -292,6 +336,42 @@ async def _send_reaction(call: ServiceCall) -> None:
             from_me=call.data[ATTR_FROM_ME],
         ),
     )
+
+
+async def _edit_message(call: ServiceCall) -> None:
+    entry = _entry(call)
+    [chat] = check_targets([call.data[ATTR_TARGET]])
+    gateway = entry.runtime_data.coordinator.gateway
+    await _async_act_in(
+        entry, chat, gateway.edit_message(chat, call.data[ATTR_MESSAGE_ID], call.data[ATTR_MESSAGE])
+    )
+
+
+async def _delete_message(call: ServiceCall) -> None:
+    entry = _entry(call)
+    [chat] = check_targets([call.data[ATTR_TARGET]])
+    gateway = entry.runtime_data.coordinator.gateway
+    await _async_act_in(entry, chat, gateway.delete_message(chat, call.data[ATTR_MESSAGE_ID]))
+
+
+async def _send_typing(call: ServiceCall) -> None:
+    entry = _entry(call)
+    gateway = entry.runtime_data.coordinator.gateway
+    presence = ChatPresence(call.data[ATTR_STATE])
+    for chat in check_targets(call.data[ATTR_TARGET]):
+        await _async_act_in(entry, chat, gateway.send_presence(chat, presence))
+
+
+async def _send_poll(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    question: str = call.data[ATTR_QUESTION]
+    options: list[str] = call.data[ATTR_OPTIONS]
+    multiple: bool = call.data[ATTR_MULTIPLE]
+
+    async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        return await gateway.send_poll(target, question, options, multiple=multiple)
+
+    return await _async_send(call, entry, send)
 
 
 async def _mark_read(call: ServiceCall) -> None:
@@ -503,3 +583,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN, SERVICE_SEND_REACTION, _send_reaction, schema=SEND_REACTION_SCHEMA
     )
     hass.services.async_register(DOMAIN, SERVICE_MARK_READ, _mark_read, schema=MARK_READ_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_EDIT_MESSAGE, _edit_message, schema=EDIT_MESSAGE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_DELETE_MESSAGE, _delete_message, schema=DELETE_MESSAGE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_SEND_TYPING, _send_typing, schema=SEND_TYPING_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND_POLL,
+        _send_poll,
+        schema=SEND_POLL_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )

@@ -41,7 +41,77 @@ class ChatApi(Part):
             *(r.post(f"/chat/download{kind}", self.download) for kind in MEDIA_FIELDS),
             r.post("/user/check", self.check),
             r.get("/group/info", self.group_info),
+            # Routes of builds newer than May 2025 (the old one answers 404 for them).
+            *(
+                ()
+                if self.config.old
+                else (
+                    r.post("/chat/send/edit", self.edit),
+                    r.post("/chat/delete", self.delete),
+                    r.post("/chat/presence", self.presence),
+                    r.post("/chat/send/poll", self.poll),
+                )
+            ),
         ]
+
+    @send_route(need_phone=True)
+    async def edit(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
+        """POST /chat/send/edit: a new text for one of the account's own messages."""
+        for name in ("Body", "Id"):
+            if not body.get(name):
+                return failure(400, f"missing {name} in Payload")
+        user.sent.append({"endpoint": request.path, "id": None, "body": body})
+        for line in user.chat:
+            if line["id"] == body["Id"] and line["direction"] == "out":
+                line.update(text=str(body["Body"]), edited=True)
+        answer = {"Details": "Sent", "Timestamp": self._timestamp(), "Id": message_id()}
+        return envelope(answer)
+
+    @send_route(need_phone=True)
+    async def delete(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
+        """POST /chat/delete: the message is revoked for everyone."""
+        if not body.get("Id"):
+            return failure(400, "missing Id in Payload")
+        user.sent.append({"endpoint": request.path, "id": None, "body": body})
+        for line in user.chat:
+            if line["id"] == body["Id"]:
+                line.update(text="", deleted=True)
+        answer = {"Details": "Deleted", "Timestamp": self._timestamp(), "Id": str(body["Id"])}
+        return envelope(answer)
+
+    @send_route(need_phone=True)
+    async def presence(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
+        """POST /chat/presence: typing (composing, with Media "audio": recording) or paused."""
+        if body.get("State") not in ("composing", "paused"):
+            return failure(400, "missing or invalid State in Payload")
+        if body.get("Media", "") not in ("", "audio"):
+            return failure(400, "invalid Media in Payload")
+        user.sent.append({"endpoint": request.path, "id": None, "body": body})
+        return envelope({"Details": "Chat presence set successfully"})
+
+    @send_route(need_phone=False)
+    async def poll(
+        self, request: web.Request, user: WuzapiUser, body: dict[str, Any]
+    ) -> web.Response:
+        """POST /chat/send/poll: `group` (any chat), `header` and at least two `options`."""
+        if not body.get("group"):
+            return failure(400, "missing group in Payload")
+        if not body.get("header"):
+            return failure(400, "missing header in Payload")
+        options = body.get("options")
+        if not isinstance(options, list) or len(options) < 2:
+            return failure(400, "at least 2 options are required")
+        sent_id = message_id()
+        user.sent.append({"endpoint": request.path, "id": sent_id, "body": body})
+        text = "\n".join([str(body["header"]), *(f"○ {option}" for option in options)])
+        user.chat.append(chat_line("out", sent_id, jid(str(body["group"])), text, kind="poll"))
+        return envelope({"Details": "Poll sent successfully", "Id": sent_id})
 
     @user_route
     async def group_info(self, request: web.Request, user: WuzapiUser) -> web.Response:

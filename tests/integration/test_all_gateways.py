@@ -500,6 +500,98 @@ async def test_a_failed_delivery_ends_the_wait(
     )
 
 
+def cannot(kind: Kind, capability: Capability) -> str | None:
+    """The error an action gets where the gateway (or this build of it) cannot do it, or None."""
+    name = gateway_descriptor(kind.name).name
+    if capability not in gateway_capabilities(kind.name):
+        feature = {
+            Capability.EDIT: "editing messages",
+            Capability.DELETE: "deleting messages",
+            Capability.TYPING: "typing indicators",
+            Capability.POLL: "polls",
+        }[capability]
+        return f"{name} cannot do this: it does not support {feature}"
+    if kind.name == "wuzapi" and not kind.tells_own_number:  # the May-2025 build
+        path, what = {
+            Capability.EDIT: ("/chat/send/edit", "edit message"),
+            Capability.DELETE: ("/chat/delete", "delete message"),
+            Capability.TYPING: ("/chat/presence", "typing indicator"),
+            Capability.POLL: ("/chat/send/poll", "send poll"),
+        }[capability]
+        return (
+            f"wuzapi cannot do this: this wuzapi server has no {path} (an older build); "
+            f"update wuzapi for {what}"
+        )
+    return None
+
+
+async def test_edit_and_delete(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """An alert sent can be corrected, then taken back for everyone."""
+    response = await call(hass, "send_message", target=CONTACT, message="Door open")
+    sent = {"target": CONTACT, "message_id": response["messages"][0]["message_id"]}
+    if (refusal := cannot(kind, Capability.EDIT)) is not None:
+        with pytest.raises(ServiceValidationError) as refused:
+            await act(hass, "edit_message", **sent, message="Door closed")
+        assert str(refused.value) == refusal
+        with pytest.raises(ServiceValidationError) as refused:
+            await act(hass, "delete_message", **sent)
+        assert str(refused.value) == cannot(kind, Capability.DELETE)
+        return
+    await act(hass, "edit_message", **sent, message="Door closed")
+    [line] = await what_the_phone_got(kind)
+    assert (line["text"], line["edited"]) == ("Door closed", True)
+    await act(hass, "delete_message", **sent)
+    [line] = await what_the_phone_got(kind)
+    assert (line["text"], line["deleted"]) == ("", True)
+
+
+async def test_typing(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """ "typing…", "recording audio…" and stop, in two chats at once."""
+    chats = [CONTACT, "+49 170 0000003"]
+    if (refusal := cannot(kind, Capability.TYPING)) is not None:
+        with pytest.raises(ServiceValidationError) as refused:
+            await act(hass, "send_typing", target=chats)
+        assert str(refused.value) == refusal
+        return
+    for state_name in ("typing", "recording", "paused"):
+        await act(hass, "send_typing", target=chats, state=state_name)
+    shown = [
+        (r["body"]["Phone"], r["body"]["State"], r["body"]["Media"]) for r in await raw_sends(kind)
+    ]
+    assert shown == [
+        (CONTACT, "composing", ""),
+        ("491700000003", "composing", ""),
+        (CONTACT, "composing", "audio"),
+        ("491700000003", "composing", "audio"),
+        (CONTACT, "paused", ""),
+        ("491700000003", "paused", ""),
+    ]
+
+
+async def test_polls(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) -> None:
+    """A poll answers its id; one that allows several answers is refused where the gateway's
+    polls take one; 2 to 12 options."""
+    poll = {"target": CONTACT, "question": "Pizza or pasta?", "options": ["Pizza", "Pasta"]}
+    if (refusal := cannot(kind, Capability.POLL)) is not None:
+        with pytest.raises(ServiceValidationError) as refused:
+            await call(hass, "send_poll", **poll)
+        assert str(refused.value) == refusal
+        return
+    response = await call(hass, "send_poll", **poll)
+    [line] = await what_the_phone_got(kind)
+    assert (line["kind"], line["text"]) == ("poll", "Pizza or pasta?\n○ Pizza\n○ Pasta")
+    assert response["messages"][0]["message_id"] == line["id"]
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(hass, "send_poll", **poll, multiple_answers=True)
+    assert (
+        str(refused.value)
+        == "wuzapi cannot do this: it does not support polls with several answers"
+    )
+    with pytest.raises(probatio.Invalid):
+        await call(hass, "send_poll", **{**poll, "options": ["Pizza"]})
+    assert len(await what_the_phone_got(kind)) == 1
+
+
 async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:
     """A burst fires every event and triggers the event entity once per message; the
     last-message sensor writes the first at once and then ends on the last."""

@@ -41,6 +41,7 @@ from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
 from .models import (
     Capability,
+    ChatPresence,
     Contact,
     DeliveryStatus,
     InboundEvent,
@@ -107,6 +108,7 @@ __all__ = [
     "ChatApiGateway",
     "ChatApiOptions",
     "ChatId",
+    "ChatPresence",
     "Contact",
     "CredentialField",
     "CredentialsIncomplete",

@@ -21,6 +21,7 @@ from .errors import (
 )
 from .models import (
     Capability,
+    ChatPresence,
     InboundEvent,
     InboundMedia,
     LoginQr,
@@ -260,6 +261,24 @@ class Gateway(ABC):
     ) -> SentMessage:
         """React to a message with an emoji (an empty emoji removes the reaction)."""
         raise self._unsupported("reactions")
+
+    async def edit_message(self, to: str, message_id: str, text: str) -> None:
+        """Give one of the account's own messages a new text."""
+        raise self._unsupported("editing messages")
+
+    async def delete_message(self, to: str, message_id: str) -> None:
+        """Delete one of the account's own messages for everyone."""
+        raise self._unsupported("deleting messages")
+
+    async def send_presence(self, to: str, presence: ChatPresence) -> None:
+        """Show "typing…" or "recording…" in a chat, or stop showing it."""
+        raise self._unsupported("typing indicators")
+
+    async def send_poll(
+        self, to: str, question: str, options: Sequence[str], *, multiple: bool = False
+    ) -> SentMessage:
+        """Send a poll; `multiple` lets people pick more than one option."""
+        raise self._unsupported("polls")
 
     async def mark_read(
         self, chat_id: str, message_ids: Sequence[str], *, sender: str | None = None

@@ -109,6 +109,8 @@ class MaytapiGateway(Gateway):
             Capability.LOCATION,
             Capability.CONTACT,
             Capability.REACTION,
+            Capability.EDIT,
+            Capability.DELETE,
             Capability.VOICE,
             Capability.CATCH_UP,
         }
@@ -297,6 +299,16 @@ class MaytapiGateway(Gateway):
         """sendMessage type vcard."""
         fields = {"type": "vcard", "message": {"displayName": name, "vcard": vcard}}
         return await self._send(to, fields, what="send contact")
+
+    async def edit_message(self, to: str, message_id: str, text: str) -> None:
+        """sendMessage type edit: the new text, the message in reply_to."""
+        await self._send(
+            to, {"type": "edit", "message": text}, what="edit message", reply_to=message_id
+        )
+
+    async def delete_message(self, to: str, message_id: str) -> None:
+        """sendMessage type delete, the message's id as the message."""
+        await self._send(to, {"type": "delete", "message": message_id}, what="delete message")
 
     async def send_reaction(
         self, to: str, message_id: str, emoji: str, *, from_me: bool = False

@@ -32,6 +32,10 @@ class Capability(StrEnum):
     REPLY = "reply"
     # The gateway reports when a message was delivered and read.
     RECEIPTS = "receipts"
+    EDIT = "edit"
+    DELETE = "delete"
+    TYPING = "typing"
+    POLL = "poll"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"
@@ -85,6 +89,14 @@ class MediaKind(StrEnum):
     VOICE = "voice"
     DOCUMENT = "document"
     STICKER = "sticker"
+
+
+class ChatPresence(StrEnum):
+    """What the chat shows of us: typing, recording a voice message, or nothing."""
+
+    TYPING = "typing"
+    RECORDING = "recording"
+    PAUSED = "paused"
 
 
 class DeliveryStatus(StrEnum):

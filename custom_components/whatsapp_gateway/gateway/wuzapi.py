@@ -36,6 +36,7 @@ from .media import decode_base64, from_data_url, to_data_url
 from .models import (
     MEDIA_MESSAGE_KINDS,
     Capability,
+    ChatPresence,
     DeliveryStatus,
     InboundEvent,
     InboundMedia,
@@ -151,6 +152,10 @@ class WuzapiGateway(Gateway):
             Capability.STICKER,
             Capability.VOICE,
             Capability.MARK_READ,
+            Capability.EDIT,
+            Capability.DELETE,
+            Capability.TYPING,
+            Capability.POLL,
             Capability.CHECK_PHONE,
             Capability.CLIENT_MESSAGE_ID,
             Capability.MEDIA_DOWNLOAD,
@@ -530,6 +535,48 @@ class WuzapiGateway(Gateway):
         return await self._send(
             "/chat/react", to, fields, what="send reaction", answers_new_id=False
         )
+
+    async def edit_message(self, to: str, message_id: str, text: str) -> None:
+        """POST /chat/send/edit (builds newer than May 2025)."""
+        await self._send(
+            "/chat/send/edit",
+            to,
+            {"Body": text, "Id": message_id},
+            what="edit message",
+            answers_new_id=False,
+        )
+
+    async def delete_message(self, to: str, message_id: str) -> None:
+        """POST /chat/delete: revoked for everyone (builds newer than May 2025)."""
+        await self._send(
+            "/chat/delete", to, {"Id": message_id}, what="delete message", answers_new_id=False
+        )
+
+    async def send_presence(self, to: str, presence: ChatPresence) -> None:
+        """POST /chat/presence: composing (with audio media: recording) or paused."""
+        fields = {
+            "State": "paused" if presence is ChatPresence.PAUSED else "composing",
+            "Media": "audio" if presence is ChatPresence.RECORDING else "",
+        }
+        await self._call(
+            "POST",
+            "/chat/presence",
+            what="typing indicator",
+            body={"Phone": _wire_target(parse_chat_id(to)), **fields},
+        )
+
+    async def send_poll(
+        self, to: str, question: str, options: Sequence[str], *, multiple: bool = False
+    ) -> SentMessage:
+        """POST /chat/send/poll; wuzapi's polls take one answer each."""
+        if multiple:
+            raise self._unsupported("polls with several answers")
+        chat = parse_chat_id(to)
+        body = {"group": chat.jid(), "header": question, "options": list(options)}
+        data = await self._call("POST", "/chat/send/poll", what="send poll", body=body)
+        sent_id = p.require_str(data, "Id", what="send poll answer")
+        self._remember_sender(sent_id, _OWN)
+        return SentMessage(message_id=sent_id, chat_id=chat.jid())
 
     async def mark_read(
         self, chat_id: str, message_ids: Sequence[str], *, sender: str | None = None
