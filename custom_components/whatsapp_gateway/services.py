@@ -33,6 +33,7 @@ from yarl import URL
 from .const import (
     ATTR_ADDRESS,
     ATTR_BEARER_TOKEN,
+    ATTR_CAMERA,
     ATTR_CAPTION,
     ATTR_EMOJI,
     ATTR_FILE,
@@ -124,6 +125,7 @@ SEND_FILE_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_MEDIA): probatio.Schema(
             {probatio.Required("media_content_id"): cv.string}, extra=probatio.ALLOW_EXTRA
         ),
+        probatio.Optional(ATTR_CAMERA): cv.entity_domain("camera"),
         probatio.Optional(ATTR_CAPTION): cv.string,
         probatio.Optional(ATTR_FILENAME): cv.string,
         probatio.Optional(ATTR_KIND, default=KIND_AUTO): probatio.In(
@@ -429,13 +431,17 @@ async def _send_file(call: ServiceCall) -> ServiceResponse:
 
 async def _load_file(hass: HomeAssistant, data: Mapping[str, Any]) -> OutgoingMedia:
     """Fetch the bytes from the one source the call names."""
-    sources = [key for key in (ATTR_URL, ATTR_FILE, ATTR_MEDIA) if key in data]
+    sources = [key for key in (ATTR_URL, ATTR_FILE, ATTR_MEDIA, ATTR_CAMERA) if key in data]
     if len(sources) != 1:
         raise _validation_error("one_file_source")
     if ATTR_URL in data:
         content, name, mime = await _download(hass, data)
     elif ATTR_FILE in data:
         content, name, mime = await _read_file(hass, data[ATTR_FILE])
+    elif ATTR_CAMERA in data:
+        content, name, mime = await _resolve_media(
+            hass, f"media-source://camera/{data[ATTR_CAMERA]}"
+        )
     else:
         content, name, mime = await _resolve_media(hass, data[ATTR_MEDIA]["media_content_id"])
     kind = data[ATTR_KIND]

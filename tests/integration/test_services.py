@@ -1,4 +1,4 @@
-"""The actions send_message and send_file, checked by what the gateway received."""
+"""The sending actions, checked by what the gateway received."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from homeassistant.components.camera import Camera
+from homeassistant.components.camera.const import DATA_COMPONENT as CAMERA_COMPONENT
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.setup import async_setup_component
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -20,6 +24,8 @@ from tests.conftest import USER_TOKEN, SimulatorHandle
 
 from .conftest import Bus, maytapi_entry, pair_maytapi_phone, setup_entry
 
+# The smallest JPEG: the start and end markers (the camera is not asked to decode it).
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
@@ -387,6 +393,43 @@ async def test_send_image_entity(
     )
     [record] = await simulator.get("maytapi/phones/12/sent")
     assert record["body"]["message"].startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+class FrontDoor(Camera):
+    """A camera whose snapshot is a fixed picture."""
+
+    _attr_name = "Front door"
+    _attr_unique_id = "front-door"
+
+    async def async_camera_image(
+        self, width: int | None = None, height: int | None = None
+    ) -> bytes | None:
+        return JPEG
+
+
+@pytest.fixture
+async def front_door(hass: HomeAssistant) -> None:
+    """camera.front_door (set up before Home Assistant's HTTP server starts, as at boot)."""
+    assert await async_setup_component(hass, "camera", {})
+    await hass.data[CAMERA_COMPONENT].async_add_entities([FrontDoor()])
+
+
+async def test_send_a_camera_snapshot(
+    hass: HomeAssistant,
+    front_door: None,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+) -> None:
+    """camera: sends the snapshot taken when the action runs, as an image with its caption."""
+    await call(
+        hass, "send_file", target="+49 170 0000002", camera="camera.front_door", caption="Ding"
+    )
+    [record] = await sent(simulator)
+    assert record["endpoint"] == "/chat/send/image"
+    assert record["body"]["Image"] == "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
+    assert record["body"]["Caption"] == "Ding"
+    with pytest.raises(probatio.Invalid):  # only a camera
+        await call(hass, "send_file", target="+49 170 0000002", camera="light.hall")
 
 
 @pytest.mark.parametrize("sources", [{}, {"url": "http://127.0.0.1:9/a.png", "file": "/tmp/a.png"}])
