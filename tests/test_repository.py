@@ -9,6 +9,8 @@ import re
 from homeassistant.const import __version__ as ha_version
 import yaml
 
+from devtools.capabilities import with_matrix
+
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "whatsapp_gateway"
 
@@ -72,3 +74,10 @@ def test_readme_images_exist() -> None:
     assert len(images) >= 8
     for image in images:
         assert (ROOT / image).is_file(), image
+
+
+def test_the_readme_holds_the_capability_matrix_of_the_descriptors() -> None:
+    """`python -m devtools.capabilities --write` was run after the last capability change."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_matrix(readme) == readme
+    assert "| `send_poll` | ✓ | \u2013 | \u2013 | \u2013 |" in readme
