@@ -301,7 +301,13 @@ class PhoneControl(Part):
             message = self._inbound_message(user, kind, body, info, context, extra)
         except ValueError as err:
             raise web.HTTPBadRequest(text=str(err)) from None
+        edited = extra.pop("edit", False)
         event = {"type": "Message", "event": message_event(info, message), **extra}
+        if edited:
+            event["event"] |= {
+                "IsEdit": True,
+                "RawMessage": {"editedMessage": {"message": message}},
+            }
         user.chat.append(
             chat_line(
                 "in",
@@ -361,6 +367,21 @@ class PhoneControl(Part):
                     "senderTimestampMS": int(now().timestamp() * 1000),
                 }
             }
+        if kind in ("edit", "delete"):
+            # What whatsmeow's UnwrapRaw leaves of an edit (the raw message wraps it in
+            # editedMessage) or of a deletion for everyone.
+            protocol: dict[str, Any] = {
+                "key": {
+                    "remoteJID": info["Chat"],
+                    "fromMe": bool(body.get("target_from_me", False)),
+                    "ID": str(body.get("target_id", "")),
+                },
+                "type": 14 if kind == "edit" else 0,
+            }
+            if kind == "edit":
+                protocol["editedMessage"] = {"conversation": text}
+                extra["edit"] = True
+            return {"protocolMessage": protocol}
         if kind == "poll":
             info["Type"] = "poll"
             options = [{"optionName": str(option)} for option in body.get("options", [])]

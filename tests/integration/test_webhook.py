@@ -272,6 +272,37 @@ async def test_group_reply_with_media(
     assert state(hass, "event.home_message").attributes["event_type"] == "image"
 
 
+async def test_reactions_edits_and_deletions(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """A reaction (and taking it back), an edit (the new text) and a deletion for everyone
+    each fire a message event of their own kind, pointing at the message they change."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    inbound = f"wuzapi/users/{USER_TOKEN}/inbound"
+    anna = {"from": "491700000002", "name": "Anna"}
+    await simulator.control(inbound, {**anna, "text": "Dinner at 8?", "id": "ASK1"})
+    changes = [
+        {"kind": "reaction", "emoji": "👍", "target_id": "OUT1", "id": "R1"},
+        {"kind": "reaction", "emoji": "", "target_id": "OUT1", "id": "R2"},
+        {"kind": "edit", "text": "Dinner at 9?", "target_id": "ASK1", "id": "E1"},
+        {"kind": "delete", "target_id": "ASK1", "id": "D1"},
+    ]
+    for change in changes:
+        await simulator.control(inbound, {**anna, **change})
+    await hass.async_block_till_done()
+    assert [
+        (event.data["kind"], event.data["text"], event.data["quoted_message_id"])
+        for event in received[1:]
+    ] == [
+        ("reaction", "👍", "OUT1"),
+        ("reaction", None, "OUT1"),
+        ("edit", "Dinner at 9?", "ASK1"),
+        ("delete", None, "ASK1"),
+    ]
+    assert all(event.data["sender"] == "491700000002" for event in received)
+    assert state(hass, "event.home_message").attributes["event_type"] == "delete"
+
+
 async def test_receipts_fire_status_events(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
 ) -> None:

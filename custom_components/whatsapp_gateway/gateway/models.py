@@ -64,6 +64,9 @@ class MessageKind(StrEnum):
     CONTACT = "contact"
     REACTION = "reaction"
     POLL = "poll"
+    # An earlier message got a new text, or was deleted for everyone (quoted_message_id).
+    EDIT = "edit"
+    DELETE = "delete"
     OTHER = "other"
 
 

@@ -71,9 +71,20 @@ class MessageContent:
     quoted_message_id: str | None = None
 
 
+# protocolMessage types (WhatsApp's enum; Baileys may write the names).
+_REVOKE: Final = frozenset({0, "REVOKE"})
+_MESSAGE_EDIT: Final = frozenset({14, "MESSAGE_EDIT"})
+
+
 def read_content(message: dict[str, Any]) -> MessageContent | None:
-    """The content of a protobuf `Message`; None for protocol noise and empty messages."""
+    """The content of a protobuf `Message`; None for protocol noise and empty messages.
+
+    Of the protocol messages, an edit (its new text) and a deletion for everyone count as
+    content: they change a message the user saw.
+    """
     content = _unwrap(message)
+    if (change := _change_of(p.get_dict(content, "protocolMessage"))) is not None:
+        return change
     found = _content_key(content)
     if found is None:
         return None
@@ -102,6 +113,21 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
         return MessageContent(kind, part, text=p.get_str(part, "name"), quoted_message_id=quoted)
     caption = p.get_str(part, "caption") if kind in MEDIA_MESSAGE_KINDS else None
     return MessageContent(kind, part, caption=caption, quoted_message_id=quoted)
+
+
+def _change_of(protocol: dict[str, Any]) -> MessageContent | None:
+    """An edit or a deletion, pointing at the message changed; None for other bookkeeping."""
+    changed = p.get_str(p.get_dict(protocol, "key"), "ID")
+    kind = p.get(protocol, "type")
+    if changed is None or isinstance(kind, bool) or not isinstance(kind, int | str):
+        return None
+    if kind in _REVOKE:
+        return MessageContent(MessageKind.DELETE, protocol, quoted_message_id=changed)
+    if kind in _MESSAGE_EDIT:
+        edited = read_content(p.get_dict(protocol, "editedMessage"))
+        text = (edited.text or edited.caption) if edited is not None else None
+        return MessageContent(MessageKind.EDIT, protocol, text=text, quoted_message_id=changed)
+    return None
 
 
 def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
