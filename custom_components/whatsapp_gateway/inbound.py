@@ -146,6 +146,9 @@ class InboundMemory:
         )
         self.messages = RecentIds()
         self.statuses = RecentIds()
+        # Who is who: a sender's LID and phone number, as messages that carried both told.
+        self.phones_by_lid: dict[str, str] = {}
+        self._lids_by_phone: dict[str, str] = {}
         self.health = InboundHealth()
         self._save_pending = False
         # When an earlier run last saved (so was still receiving); None before the first run.
@@ -158,8 +161,34 @@ class InboundMemory:
         stored = await self._store.async_load() or {}
         self.messages = RecentIds(_strings(stored.get("messages")))
         self.statuses = RecentIds(_strings(stored.get("statuses")))
+        lids = stored.get("phones_by_lid")
+        if isinstance(lids, dict):
+            for lid, phone in lids.items():
+                if isinstance(lid, str) and isinstance(phone, str):
+                    self.identify(lid, phone)
         last = stored.get("last_running")
         self.last_running = dt_util.parse_datetime(last) if isinstance(last, str) else None
+
+    def identify(self, lid: str | None, phone: str | None) -> tuple[str | None, str | None]:
+        """A sender's LID and number, each filled in from the other where known.
+
+        A message that carries both tells the pair, which is remembered (the oldest pair is
+        forgotten past the cap).
+        """
+        if lid and phone:
+            if self.phones_by_lid.get(lid) != phone:
+                self.phones_by_lid[lid] = phone
+                self._lids_by_phone[phone] = lid
+                if len(self.phones_by_lid) > SEEN_MESSAGES:
+                    oldest = next(iter(self.phones_by_lid))
+                    self._lids_by_phone.pop(self.phones_by_lid.pop(oldest), None)
+                self.async_schedule_save()
+            return lid, phone
+        if lid:
+            return lid, self.phones_by_lid.get(lid)
+        if phone:
+            return self._lids_by_phone.get(phone), phone
+        return None, None
 
     @callback
     def async_schedule_save(self) -> None:
@@ -178,6 +207,7 @@ class InboundMemory:
         return {
             "messages": self.messages.keys(),
             "statuses": self.statuses.keys(),
+            "phones_by_lid": self.phones_by_lid,
             "last_running": dt_util.utcnow().isoformat(),
         }
 
@@ -397,13 +427,15 @@ class InboundRouter:
         """
         media = message.media
         location = message.location
+        sender_lid, sender = self._memory.identify(message.sender_lid, message.sender)
         return {
             "config_entry_id": self._entry.entry_id,
             "device_id": self._coordinator.device_id,
             "account": self._entry.unique_id,
             "message_id": message.message_id,
             "chat_id": message.chat_id,
-            "sender": message.sender,
+            "sender": sender,
+            "sender_lid": sender_lid,
             "sender_id": message.sender_id,
             "sender_name": message.sender_name,
             "is_group": message.is_group,

@@ -285,9 +285,12 @@ class PhoneControl(Part):
         info["PushName"] = str(body.get("name", ""))
         info["IsFromMe"] = bool(body.get("from_me", False))
         if body.get("lid"):
-            # Newer WhatsApp addresses some senders by LID and puts the phone in SenderAlt.
+            # Newer WhatsApp addresses some senders by LID and puts the phone in SenderAlt
+            # ("only": not even there, as for someone who hides the number).
             info["Sender"], info["SenderAlt"] = f"{int(sender) % 10**15:015d}@lid", jid(sender)
             info["AddressingMode"] = "lid"
+            if body["lid"] == "only":
+                del info["SenderAlt"]
         kind = str(body.get("kind", "text"))
         context = None
         if body.get("reply_to"):

@@ -160,6 +160,7 @@ async def test_incoming_message(
         "message_id": kind.message_id("MSG1"),
         "chat_id": kind.chat_id(),
         "sender": CONTACT,
+        "sender_lid": None,
         "sender_id": kind.chat_id(),
         "sender_name": "Anna",
         "is_group": False,

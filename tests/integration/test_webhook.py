@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 import json
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway.const import (
+    DOMAIN,
     EVENT_MESSAGE_RECEIVED,
     EVENT_MESSAGE_STATUS,
     MAX_WEBHOOK_BYTES,
 )
 from custom_components.whatsapp_gateway.gateway import DeliveryStatus
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
+from custom_components.whatsapp_gateway.inbound import SAVE_DELAY
 from simulator import MaytapiConfig, WuzapiConfig
 from tests.conftest import (
     HMAC_KEY,
@@ -48,6 +53,7 @@ EVENT_KEYS = {
     "message_id",
     "chat_id",
     "sender",
+    "sender_lid",
     "sender_id",
     "sender_name",
     "is_group",
@@ -108,6 +114,7 @@ async def test_wuzapi_text_message(
         "message_id": "MSG1",
         "chat_id": "491700000002@s.whatsapp.net",
         "sender": "491700000002",
+        "sender_lid": None,
         "sender_id": "491700000002@s.whatsapp.net",
         "sender_name": "Anna",
         "is_group": False,
@@ -270,6 +277,35 @@ async def test_group_reply_with_media(
     assert saved == b"\x89PNG\r\n\x1a\n"
     assert state(hass, "sensor.home_last_message").state == "look"
     assert state(hass, "event.home_message").attributes["event_type"] == "image"
+
+
+async def test_senders_known_by_lid(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    bus: Bus,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A sender addressed by LID: the number comes from SenderAlt; once both were seen
+    together, a later message with the LID alone has the number too, and the pair is saved."""
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    inbound = f"wuzapi/users/{USER_TOKEN}/inbound"
+    await simulator.control(inbound, {"from": "491700000002", "text": "a", "lid": True})
+    await simulator.control(inbound, {"from": "491700000002", "text": "b", "lid": "only"})
+    await simulator.control(inbound, {"from": "491700000002", "text": "c"})
+    await simulator.control(inbound, {"from": "491700000009", "text": "d", "lid": "only"})
+    await hass.async_block_till_done()
+    lid = f"{491700000002 % 10**15:015d}@lid"
+    assert [(e.data["sender"], e.data["sender_lid"]) for e in received] == [
+        ("491700000002", lid),
+        ("491700000002", lid),
+        ("491700000002", lid),
+        (None, f"{491700000009 % 10**15:015d}@lid"),
+    ]
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SAVE_DELAY + 1))
+    await hass.async_block_till_done()
+    saved = hass_storage[f"{DOMAIN}.{wuzapi_account.entry_id}.inbound"]["data"]
+    assert saved["phones_by_lid"] == {lid: "491700000002"}
 
 
 async def test_reactions_edits_and_deletions(

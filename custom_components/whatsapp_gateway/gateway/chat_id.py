@@ -95,6 +95,14 @@ def phone_of(jid: str | None) -> str | None:
         return None
 
 
+def lid_of(*jids: str | None) -> str | None:
+    """The first of the ids that is a LID (WhatsApp's number-less id), without its device."""
+    for jid in jids:
+        if jid and jid.endswith(f"@{LID_SERVER}"):
+            return canonical_jid(jid)
+    return None
+
+
 def canonical_jid(jid: str) -> str:
     """A JID without its device suffix; left as is when it cannot be parsed."""
     try:

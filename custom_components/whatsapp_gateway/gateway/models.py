@@ -234,6 +234,8 @@ class IncomingMessage:
     location: Location | None = None
     contact: Contact | None = None
     quoted_message_id: str | None = None
+    # The sender's LID (…@lid), where the gateway gives one beside or instead of the number.
+    sender_lid: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 

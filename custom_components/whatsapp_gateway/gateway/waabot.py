@@ -17,7 +17,7 @@ import aiohttp
 
 from . import payload as p
 from .base import Gateway, Response
-from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .chat_id import ChatId, canonical_jid, lid_of, parse_chat_id, phone_of
 from .chatapi import web_message_from
 from .descriptor import (
     PRIVATE,
@@ -425,6 +425,8 @@ def _baileys_message_from(item: dict[str, Any]) -> IncomingMessage | None:
         return None
     chat = p.require_str(key, "remoteJid", what="message key")
     sender_id = p.get_str(key, "participant") or chat
+    # Baileys names the number of a sender it addresses by LID in these (newer builds).
+    alternative = p.get_str(key, "participantPn", "senderPn", "remoteJidAlt", "participantAlt")
     media: InboundMedia | None = None
     if content.kind in MEDIA_MESSAGE_KINDS:
         # The URL in the message points at encrypted bytes: only describe the file.
@@ -435,7 +437,8 @@ def _baileys_message_from(item: dict[str, Any]) -> IncomingMessage | None:
     return IncomingMessage(
         message_id=p.require_str(key, "id", what="message key"),
         chat_id=canonical_jid(chat),
-        sender=phone_of(sender_id),
+        sender=phone_of(sender_id) or phone_of(alternative),
+        sender_lid=lid_of(sender_id, alternative),
         sender_id=sender_id,
         sender_name=p.get_str(item, "pushName"),
         is_group=chat.endswith("@g.us"),

@@ -16,7 +16,7 @@ from yarl import URL
 
 from . import payload as p
 from .base import Gateway, WebhookBodyReader, hmac_sha256_hex
-from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .chat_id import ChatId, canonical_jid, lid_of, parse_chat_id, phone_of
 from .descriptor import (
     PRIVATE,
     CredentialField,
@@ -767,11 +767,13 @@ class WuzapiGateway(Gateway):
         message_id = p.require_str(info, "ID", what="message")
         chat = p.require_str(info, "Chat", what="message")
         sender_id = p.get_str(info, "Sender") or chat
+        sender_alt = p.get_str(info, "SenderAlt")
         self._remember_sender(message_id, sender_id)
         return IncomingMessage(
             message_id=message_id,
             chat_id=canonical_jid(chat),
-            sender=phone_of(sender_id) or phone_of(p.get_str(info, "SenderAlt")),
+            sender=phone_of(sender_id) or phone_of(sender_alt),
+            sender_lid=lid_of(sender_id, sender_alt),
             sender_id=sender_id,
             sender_name=p.get_str(info, "PushName"),
             is_group=p.get_bool(info, "IsGroup") or chat.endswith("@g.us"),
