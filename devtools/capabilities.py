@@ -30,6 +30,7 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ("`send_typing`", (Capability.TYPING,)),
     ("`send_poll`", (Capability.POLL,)),
     ("`mark_read`", (Capability.MARK_READ,)),
+    ("Call events", (Capability.CALLS,)),
     ("Delivery receipts, `wait_for: delivered` or `read`", (Capability.RECEIPTS,)),
     ("Link with a pairing code", (Capability.PAIRING_CODE,)),
     ("Messages arrive by webhook", (Capability.WEBHOOK,)),
@@ -42,7 +43,7 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ),
 )
 NOTES = (
-    "wuzapi: editing, deleting, typing and polls need a build newer than May 2025.",
+    "wuzapi: editing, deleting, typing, polls and calls need a build newer than May 2025.",
     "Chat-API: receipts come only when the instance posts to a webhook, not when it is polled.",
 )
 

@@ -58,8 +58,10 @@ PAIR_TIMEOUT: Final = timedelta(minutes=3)
 EVENT_MESSAGE_RECEIVED: Final = f"{DOMAIN}_message_received"
 EVENT_MESSAGE_STATUS: Final = f"{DOMAIN}_message_status"
 EVENT_COMMAND_RECEIVED: Final = f"{DOMAIN}_command_received"
+EVENT_CALL: Final = f"{DOMAIN}_call"
 # The event entity's event type of a text that is a command ("/lights off").
 EVENT_TYPE_COMMAND: Final = "command"
+EVENT_TYPE_CALL: Final = "call"
 
 # Actions
 SERVICE_SEND_MESSAGE: Final = "send_message"

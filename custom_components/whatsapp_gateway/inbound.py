@@ -22,6 +22,7 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_FIRE_OWN_MESSAGES,
     DOMAIN,
+    EVENT_CALL,
     EVENT_COMMAND_RECEIVED,
     EVENT_MESSAGE_RECEIVED,
     EVENT_MESSAGE_STATUS,
@@ -35,6 +36,7 @@ from .gateway import (
     GatewayError,
     InboundEvent,
     InboundMedia,
+    IncomingCall,
     IncomingMessage,
     MessageStatusUpdate,
     SessionEvent,
@@ -60,6 +62,11 @@ def command_of(data: dict[str, Any]) -> tuple[str, list[str]] | None:
         return None
     name, *args = text.split()
     return (name.lower(), args) if len(name) > 1 else None
+
+
+def signal_call(entry_id: str) -> str:
+    """Dispatcher signal carrying each call to an entry (its event data)."""
+    return f"{DOMAIN}_{entry_id}_call"
 
 
 def signal_message(entry_id: str) -> str:
@@ -355,6 +362,25 @@ class InboundRouter:
                     self._status(event)
                 case SessionEvent():
                     self._coordinator.async_handle_session_event(event)
+                case IncomingCall():
+                    self._call(event)
+
+    def _call(self, call: IncomingCall) -> None:
+        state = "ended" if call.ended else "ringing"
+        if not self.messages.add(f"call:{call.call_id}:{state}"):
+            return
+        data = {
+            "config_entry_id": self._entry.entry_id,
+            "device_id": self._coordinator.device_id,
+            "account": self._entry.unique_id,
+            "call_id": call.call_id,
+            "caller": call.caller,
+            "caller_id": call.caller_id,
+            "state": state,
+            "timestamp": (call.timestamp or dt_util.utcnow()).isoformat(),
+        }
+        self._hass.bus.async_fire(EVENT_CALL, data)
+        async_dispatcher_send(self._hass, signal_call(self._entry.entry_id), data)
 
     def _message(self, message: IncomingMessage) -> None:
         if not self.messages.add(message.message_id):

@@ -107,6 +107,7 @@ class PhoneControl(Part):
             r.post("/__emulator/wuzapi/users/{id}/qr_timeout", self.control_qr_timeout),
             r.post("/__emulator/wuzapi/users/{id}/inbound", self.control_inbound),
             r.post("/__emulator/wuzapi/users/{id}/receipt", self.control_receipt),
+            r.post("/__emulator/wuzapi/users/{id}/call", self.control_call),
             r.post("/__emulator/wuzapi/users/{id}/drop_socket", self.control_drop),
             r.post("/__emulator/wuzapi/users/{id}/reconnect", self.control_reconnect),
             r.post("/__emulator/wuzapi/users/{id}/logout_from_phone", self.control_logout),
@@ -240,6 +241,26 @@ class PhoneControl(Part):
         if state in RECEIPTS_POSTED:  # the server drops every other receipt
             await self.server.emit(user, receipt_event(chat, ids, state))
         return web.json_response({"ids": ids})
+
+    async def control_call(self, request: web.Request) -> web.Response:
+        """A contact calls ({"from", "id"}), or the call ends ({"ended": true})."""
+        user = self.server.control_user(request)
+        body = await read_json(request)
+        caller = jid(str(body.get("from", "491700000002")))
+        call = {
+            "From": caller,
+            "Timestamp": now().isoformat(),
+            "CallCreator": caller,
+            "CallID": str(body.get("id") or secrets.token_hex(16).upper()),
+            "RemotePlatform": "android",
+            "RemoteVersion": "2.25.1.74",
+            "Data": {"Tag": "offer"},
+        }
+        if body.get("ended"):
+            call |= {"Reason": "timeout", "Data": {"Tag": "terminate"}}
+        event = {"type": "CallTerminate" if body.get("ended") else "CallOffer", "event": call}
+        await self.server.emit(user, event)
+        return web.json_response(event)
 
     async def control_sent(self, request: web.Request) -> web.Response:
         """What Home Assistant sent through this user."""

@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.whatsapp_gateway.const import (
     DOMAIN,
+    EVENT_CALL,
     EVENT_MESSAGE_RECEIVED,
     EVENT_MESSAGE_STATUS,
     MAX_WEBHOOK_BYTES,
@@ -306,6 +307,27 @@ async def test_senders_known_by_lid(
     await hass.async_block_till_done()
     saved = hass_storage[f"{DOMAIN}.{wuzapi_account.entry_id}.inbound"]["data"]
     assert saved["phones_by_lid"] == {lid: "491700000002"}
+
+
+async def test_calls(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """A call rings and ends: two call events (once each, though posted twice), and the
+    event entity shows it."""
+    calls = bus.listen(EVENT_CALL)
+    control = f"wuzapi/users/{USER_TOKEN}/call"
+    for _ in range(2):
+        await simulator.control(control, {"from": "491700000002", "id": "CALL1"})
+    await simulator.control(control, {"from": "491700000002", "id": "CALL1", "ended": True})
+    await hass.async_block_till_done()
+    assert [(e.data["call_id"], e.data["caller"], e.data["state"]) for e in calls] == [
+        ("CALL1", "491700000002", "ringing"),
+        ("CALL1", "491700000002", "ended"),
+    ]
+    assert calls[0].data["config_entry_id"] == wuzapi_account.entry_id
+    assert calls[0].data["caller_id"] == "491700000002@s.whatsapp.net"
+    event = state(hass, "event.home_message")
+    assert (event.attributes["event_type"], event.attributes["state"]) == ("call", "ended")
 
 
 async def test_reactions_edits_and_deletions(

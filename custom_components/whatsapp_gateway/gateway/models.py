@@ -36,6 +36,8 @@ class Capability(StrEnum):
     DELETE = "delete"
     TYPING = "typing"
     POLL = "poll"
+    # The gateway reports incoming calls.
+    CALLS = "calls"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"
@@ -268,4 +270,15 @@ class PhoneCheck:
     chat_id: str | None = None
 
 
-type InboundEvent = IncomingMessage | MessageStatusUpdate | SessionEvent
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """Someone calls the account; `ended` once the call is over (taken or not)."""
+
+    call_id: str
+    caller: str | None
+    caller_id: str
+    ended: bool = False
+    timestamp: datetime | None = None
+
+
+type InboundEvent = IncomingMessage | MessageStatusUpdate | SessionEvent | IncomingCall

@@ -40,6 +40,7 @@ from .models import (
     DeliveryStatus,
     InboundEvent,
     InboundMedia,
+    IncomingCall,
     IncomingMessage,
     LoginQr,
     MediaKind,
@@ -68,6 +69,8 @@ SUBSCRIBED_EVENTS: Final = (
     "ConnectFailure",
     "TemporaryBan",
     "ClientOutdated",
+    "CallOffer",
+    "CallTerminate",
 )
 # The only names May-2025 builds know; user creation with any other one answers 400.
 OLD_BUILD_EVENTS: Final = ("Message", "ReadReceipt")
@@ -156,6 +159,7 @@ class WuzapiGateway(Gateway):
             Capability.DELETE,
             Capability.TYPING,
             Capability.POLL,
+            Capability.CALLS,
             Capability.CHECK_PHONE,
             Capability.CLIENT_MESSAGE_ID,
             Capability.MEDIA_DOWNLOAD,
@@ -756,6 +760,9 @@ class WuzapiGateway(Gateway):
         if event_type in _SESSION_EVENTS:
             reason = p.get_str(event, "reason", "error") or p.get_str(inner, "Reason")
             return [SessionEvent(_SESSION_EVENTS[event_type], reason=reason or event_type)]
+        if event_type in ("calloffer", "callterminate"):
+            call = _call_from(inner, ended=event_type == "callterminate")
+            return [call] if call else []
         # Presence, typing, history sync and the like are of no use to Home Assistant.
         return []
 
@@ -934,6 +941,21 @@ def _check_old_build_media(media: OutgoingMedia, reply_to: str | None) -> None:
             "this wuzapi version (a May-2025 build) sends audio only as OGG/Opus voice notes; "
             f"convert the {media.mime_type} file, or update wuzapi"
         )
+
+
+def _call_from(inner: Any, *, ended: bool) -> IncomingCall | None:
+    """whatsmeow's CallOffer or CallTerminate: the call's id and who calls."""
+    caller = p.get_str(inner, "CallCreator", "From")
+    call_id = p.get_str(inner, "CallID")
+    if caller is None or call_id is None:
+        return None
+    return IncomingCall(
+        call_id=call_id,
+        caller=phone_of(caller) or phone_of(p.get_str(inner, "CallCreatorAlt")),
+        caller_id=canonical_jid(caller),
+        ended=ended,
+        timestamp=p.parse_timestamp(p.get(inner, "Timestamp")),
+    )
 
 
 def _receipt_from(event: dict[str, Any], inner: Any) -> MessageStatusUpdate | None:
