@@ -3,7 +3,7 @@
 Sending messages, files and locations, reacting to a message, and marking messages read.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +25,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio
 from yarl import URL
@@ -204,6 +204,56 @@ MARK_READ_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_SENDER): cv.string,
     }
 )
+
+
+type Handler = Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]
+
+
+def _chats_of_notify_entities(handler: Handler) -> Handler:
+    """Let a target be one of our notify entities: its chat, from its account.
+
+    `notify.anna` becomes Anna's chat id, and the call's account, when it names none, the
+    account of that chat.
+    """
+
+    async def handle(call: ServiceCall) -> ServiceResponse:
+        targets = _as_list(call.data.get(ATTR_TARGET))
+        if not any(target.startswith("notify.") for target in targets):
+            return await handler(call)
+        registry = er.async_get(call.hass)
+        chats: list[str] = []
+        accounts: set[str] = set()
+        for target in targets:
+            if not target.startswith("notify."):
+                chats.append(target)
+                continue
+            entity = registry.async_get(target)
+            entry = (
+                call.hass.config_entries.async_get_entry(entity.config_entry_id)
+                if entity is not None and entity.platform == DOMAIN and entity.config_entry_id
+                else None
+            )
+            subentry = (
+                entry.subentries.get(entity.config_subentry_id)
+                if entry is not None and entity is not None and entity.config_subentry_id
+                else None
+            )
+            if entry is None or subentry is None:
+                raise _validation_error("not_a_chat_entity", target=target)
+            chats.append(str(subentry.data[CONF_CHAT_ID]))
+            accounts.add(entry.entry_id)
+        data = {
+            **call.data,
+            ATTR_TARGET: chats if isinstance(call.data[ATTR_TARGET], list) else chats[0],
+        }
+        if ATTR_CONFIG_ENTRY_ID not in data and len(accounts) == 1:
+            data[ATTR_CONFIG_ENTRY_ID] = accounts.pop()
+        resolved = ServiceCall(
+            call.hass, call.domain, call.service, data, call.context, call.return_response
+        )
+        return await handler(resolved)
+
+    return handle
 
 
 def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -561,47 +611,28 @@ async def _resolve_media(hass: HomeAssistant, media_id: str) -> tuple[bytes, str
     return await _read_path(hass, resolved.path), resolved.path.name, resolved.mime_type
 
 
+# Each action: what runs it, its schema, and whether it can answer with data.
+_ACTIONS: dict[str, tuple[Handler, probatio.Schema, SupportsResponse]] = {
+    SERVICE_SEND_MESSAGE: (_send_message, SEND_MESSAGE_SCHEMA, SupportsResponse.OPTIONAL),
+    SERVICE_SEND_FILE: (_send_file, SEND_FILE_SCHEMA, SupportsResponse.OPTIONAL),
+    SERVICE_SEND_LOCATION: (_send_location, SEND_LOCATION_SCHEMA, SupportsResponse.OPTIONAL),
+    SERVICE_SEND_POLL: (_send_poll, SEND_POLL_SCHEMA, SupportsResponse.OPTIONAL),
+    SERVICE_SEND_REACTION: (_send_reaction, SEND_REACTION_SCHEMA, SupportsResponse.NONE),
+    SERVICE_EDIT_MESSAGE: (_edit_message, EDIT_MESSAGE_SCHEMA, SupportsResponse.NONE),
+    SERVICE_DELETE_MESSAGE: (_delete_message, DELETE_MESSAGE_SCHEMA, SupportsResponse.NONE),
+    SERVICE_SEND_TYPING: (_send_typing, SEND_TYPING_SCHEMA, SupportsResponse.NONE),
+    SERVICE_MARK_READ: (_mark_read, MARK_READ_SCHEMA, SupportsResponse.NONE),
+}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_SEND_MESSAGE,
-        _send_message,
-        schema=SEND_MESSAGE_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_SEND_FILE,
-        _send_file,
-        schema=SEND_FILE_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_SEND_LOCATION,
-        _send_location,
-        schema=SEND_LOCATION_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN, SERVICE_SEND_REACTION, _send_reaction, schema=SEND_REACTION_SCHEMA
-    )
-    hass.services.async_register(DOMAIN, SERVICE_MARK_READ, _mark_read, schema=MARK_READ_SCHEMA)
-    hass.services.async_register(
-        DOMAIN, SERVICE_EDIT_MESSAGE, _edit_message, schema=EDIT_MESSAGE_SCHEMA
-    )
-    hass.services.async_register(
-        DOMAIN, SERVICE_DELETE_MESSAGE, _delete_message, schema=DELETE_MESSAGE_SCHEMA
-    )
-    hass.services.async_register(
-        DOMAIN, SERVICE_SEND_TYPING, _send_typing, schema=SEND_TYPING_SCHEMA
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_SEND_POLL,
-        _send_poll,
-        schema=SEND_POLL_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
+    for service, (handler, schema, response) in _ACTIONS.items():
+        hass.services.async_register(
+            DOMAIN,
+            service,
+            _chats_of_notify_entities(handler),
+            schema=schema,
+            supports_response=response,
+        )

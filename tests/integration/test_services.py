@@ -501,3 +501,26 @@ async def test_with_two_accounts_the_call_tells_which_one_sends(
     assert "config_entry_id of the message that triggered it" in str(raised.value)
     assert len(await simulator.get("maytapi/phones/12/sent")) == 2
     assert len(await sent(simulator)) == 1
+
+
+async def test_a_chats_notify_entity_as_target(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    maytapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+) -> None:
+    """A chat's notify entity stands for the chat, and tells the account, in every action."""
+    await call(hass, "send_message", target=["notify.anna", "+49 170 0000003"], message="hi")
+    assert [r["body"]["Phone"] for r in await sent(simulator)] == ["491700000002", "491700000003"]
+    await hass.services.async_call(
+        DOMAIN, "send_typing", {"target": "notify.anna", "state": "typing"}, blocking=True
+    )
+    assert (await sent(simulator))[-1]["body"]["Phone"] == "491700000002"
+    assert await simulator.get("maytapi/phones/12/sent") == []
+
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(hass, "send_message", target="notify.persistent_notification", message="x")
+    assert str(refused.value) == (
+        "notify.persistent_notification is not the notify entity of a WhatsApp chat; give a "
+        "phone number, a chat id or a chat's notify entity"
+    )
