@@ -43,9 +43,11 @@ from .const import (
     CONF_FIRE_OWN_MESSAGES,
     CONF_INBOUND_MODE,
     CONF_KIND,
+    CONF_MARK_READ,
     CONF_MEDIA_KEEP_DAYS,
     CONF_MEDIA_MAX_MB,
     CONF_POLL_INTERVAL,
+    CONF_SHOW_TYPING,
     CONF_STATUS_INTERVAL,
     CONF_WEBHOOK_SECRET,
     DEFAULT_MEDIA_KEEP_DAYS,
@@ -687,6 +689,10 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
                 MIN_POLL_INTERVAL, MAX_POLL_INTERVAL
             )
         fields[probatio.Required(CONF_FIRE_OWN_MESSAGES, default=False)] = BooleanSelector()
+        if Capability.MARK_READ in capabilities:
+            fields[probatio.Required(CONF_MARK_READ, default=False)] = BooleanSelector()
+        if Capability.TYPING in capabilities:
+            fields[probatio.Required(CONF_SHOW_TYPING, default=False)] = BooleanSelector()
         fields[probatio.Required(CONF_MEDIA_KEEP_DAYS, default=DEFAULT_MEDIA_KEEP_DAYS)] = _number(
             1, MAX_MEDIA_KEEP_DAYS, "d"
         )

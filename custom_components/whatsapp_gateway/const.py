@@ -18,6 +18,10 @@ CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
 CONF_INBOUND_MODE: Final = "inbound_mode"
 CONF_STATUS_INTERVAL: Final = "status_interval"
 CONF_FIRE_OWN_MESSAGES: Final = "fire_own_messages"
+CONF_MARK_READ: Final = "mark_read"
+CONF_SHOW_TYPING: Final = "show_typing"
+# With show_typing, "typing…" shows this many seconds before each message goes out.
+TYPING_SECONDS: Final = 1.5
 CONF_POLL_INTERVAL: Final = "poll_interval"
 CONF_MEDIA_KEEP_DAYS: Final = "media_keep_days"
 CONF_MEDIA_MAX_MB: Final = "media_max_mb"

@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_FIRE_OWN_MESSAGES,
+    CONF_MARK_READ,
     DOMAIN,
     EVENT_CALL,
     EVENT_COMMAND_RECEIVED,
@@ -397,6 +398,20 @@ class InboundRouter:
             return
         self._fire(message, None)
 
+    async def _async_mark_read(self, message: IncomingMessage) -> None:
+        """Blue ticks for a message Home Assistant took (the mark_read option)."""
+        gateway = self._coordinator.gateway
+        sender = message.sender_id if message.is_group else None
+        try:
+            await gateway.mark_read(message.chat_id, [message.message_id], sender=sender)
+        except GatewayError as err:
+            LOGGER.warning(
+                "Could not mark message %s in %s as read: %s",
+                message.message_id,
+                message.chat_id,
+                err,
+            )
+
     def _can_download(self, media: InboundMedia) -> bool:
         gateway = self._coordinator.gateway
         return media.download is not None and Capability.MEDIA_DOWNLOAD in gateway.capabilities
@@ -436,6 +451,10 @@ class InboundRouter:
         # Built once: the entities take their parts of the same data.
         data = self._event_data(message, media_path)
         self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, data)
+        if self._entry.options.get(CONF_MARK_READ) and not message.from_me:
+            self._entry.async_create_background_task(
+                self._hass, self._async_mark_read(message), f"{DOMAIN} mark read"
+            )
         if (command := command_of(data)) is not None:
             name, args = command
             self._hass.bus.async_fire(

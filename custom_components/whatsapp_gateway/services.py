@@ -3,6 +3,7 @@
 Sending messages, files and locations, reacting to a message, and marking messages read.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_call_later
 import probatio
 from yarl import URL
 
@@ -56,9 +58,11 @@ from .const import (
     ATTR_URL,
     ATTR_WAIT_FOR,
     CONF_CHAT_ID,
+    CONF_SHOW_TYPING,
     DEFAULT_RECEIPT_TIMEOUT,
     DOMAIN,
     DOWNLOAD_TIMEOUT,
+    LOGGER,
     MAX_FILE_BYTES,
     MAX_POLL_OPTIONS,
     MAX_RECEIPT_TIMEOUT,
@@ -72,6 +76,7 @@ from .const import (
     SERVICE_SEND_POLL,
     SERVICE_SEND_REACTION,
     SERVICE_SEND_TYPING,
+    TYPING_SECONDS,
 )
 from .coordinator import WhatsAppConfigEntry
 from .gateway import (
@@ -353,10 +358,37 @@ async def _send_message(call: ServiceCall) -> ServiceResponse:
     text: str = call.data[ATTR_MESSAGE]
     reply_to = _quoted(entry.runtime_data.coordinator.gateway, call.data)
 
+    typing = entry.options.get(CONF_SHOW_TYPING, False)
+
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        if typing:
+            await _async_show_typing(call.hass, gateway, target)
         return await gateway.send_text(target, text, reply_to=reply_to, message_id=message_id)
 
     return await _async_send(call, entry, send)
+
+
+async def _async_show_typing(hass: HomeAssistant, gateway: Gateway, target: str) -> None:
+    """Show "typing…" for a moment (on Home Assistant's clock), as a person would.
+
+    Only a nicety: when the gateway does not take it, the message goes out all the same.
+    """
+    try:
+        await gateway.send_presence(target, ChatPresence.TYPING)
+    except GatewayError as err:
+        LOGGER.debug("No typing indicator before the message to %s: %s", target, err)
+        return
+    pause: asyncio.Future[None] = hass.loop.create_future()
+
+    @callback
+    def done(_now: Any) -> None:
+        pause.set_result(None)
+
+    cancel = async_call_later(hass, TYPING_SECONDS, done)
+    try:
+        await pause
+    finally:
+        cancel()
 
 
 async def _send_location(call: ServiceCall) -> ServiceResponse:

@@ -478,6 +478,8 @@ async def test_options(
         "inbound_mode": "webhook",
         "status_interval": 120,
         "fire_own_messages": True,
+        "mark_read": False,
+        "show_typing": False,
         "media_keep_days": 7,
         "media_max_mb": 1000,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import probatio
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED, MAX_FILE_BYTES
@@ -524,3 +527,28 @@ async def test_a_chats_notify_entity_as_target(
         "notify.persistent_notification is not the notify entity of a WhatsApp chat; give a "
         "phone number, a chat id or a chat's notify entity"
     )
+
+
+async def test_typing_before_each_message(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle
+) -> None:
+    """With the option on, the chat shows "typing…" for a moment before the text comes."""
+    hass.config_entries.async_update_entry(
+        wuzapi_account, options={**wuzapi_account.options, "show_typing": True}
+    )
+    await hass.async_block_till_done()
+    sending = hass.async_create_task(call(hass, "send_message", target="notify.anna", message="hi"))
+
+    async def typing_shows() -> bool:
+        return [r["endpoint"] for r in await sent(simulator)] == ["/chat/presence"]
+
+    for _ in range(500):
+        if await typing_shows():
+            break
+        await asyncio.sleep(0.01)
+    assert await typing_shows()
+    assert not sending.done()  # the text waits for the moment to pass (Home Assistant's clock)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=2))
+    await sending
+    presence, text = await sent(simulator)
+    assert (presence["body"]["State"], text["body"]["Body"]) == ("composing", "hi")

@@ -309,6 +309,38 @@ async def test_senders_known_by_lid(
     assert saved["phones_by_lid"] == {lid: "491700000002"}
 
 
+async def test_messages_marked_read_once_home_assistant_has_them(
+    hass: HomeAssistant,
+    wuzapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+    bus: Bus,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the option on, each message's event fires, then the sender gets the blue ticks
+    (in a group, naming the sender); a refusal is a warning, and the event fired all the same."""
+    hass.config_entries.async_update_entry(
+        wuzapi_account, options={**wuzapi_account.options, "mark_read": True}
+    )
+    await hass.async_block_till_done()
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    group = "120363000000000001@g.us"
+    await inbound(simulator, **{"from": "491700000002"}, text="a", id="M1")
+    await inbound(simulator, **{"from": "491700000002"}, text="b", id="M2", group=group)
+    await hass.async_block_till_done()
+    marks = [r["body"] for r in await simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")]
+    assert marks == [
+        {"Id": ["M1"], "Chat": "491700000002@s.whatsapp.net"},
+        {"Id": ["M2"], "Chat": group, "Sender": "491700000002@s.whatsapp.net"},
+    ]
+    assert len(received) == 2
+
+    await simulator.fault(status=500, path="/chat/markread")
+    await inbound(simulator, **{"from": "491700000002"}, text="c", id="M3")
+    await hass.async_block_till_done()
+    assert len(received) == 3
+    assert "Could not mark message M3 in 491700000002@s.whatsapp.net as read" in caplog.text
+
+
 async def test_calls(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
 ) -> None:
