@@ -83,7 +83,9 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
     content: they change a message the user saw.
     """
     content = _unwrap(message)
-    if (change := _change_of(p.get_dict(content, "protocolMessage"))) is not None:
+    # Both engines spell the key so: an exact lookup keeps the common path fast.
+    protocol = content.get("protocolMessage")
+    if isinstance(protocol, dict) and (change := _change_of(protocol)) is not None:
         return change
     found = _content_key(content)
     if found is None:
