@@ -312,6 +312,18 @@ class InboundRouter:
         """Ids of the messages seen recently."""
         return self._memory.messages
 
+    def ids_of(self, chat_id: str) -> set[str]:
+        """A person's chat ids: by number and by LID, where a message told both."""
+        ids = {chat_id}
+        if chat_id.endswith("@lid"):
+            if phone := self._memory.phones_by_lid.get(chat_id):
+                ids.add(f"{phone}@s.whatsapp.net")
+        else:
+            lid, _ = self._memory.identify(None, chat_id.split("@")[0])
+            if lid:
+                ids.add(lid)
+        return ids
+
     @property
     def statuses(self) -> RecentIds:
         """Delivery updates seen recently."""

@@ -312,7 +312,13 @@ def _entry_pointed_at(
     with_chats = [
         entry
         for entry in entries
-        if targets and targets <= {str(sub.data[CONF_CHAT_ID]) for sub in entry.subentries.values()}
+        if targets
+        and targets
+        <= {
+            chat_id
+            for sub in entry.subentries.values()
+            for chat_id in entry.runtime_data.inbound.ids_of(str(sub.data[CONF_CHAT_ID]))
+        }
     ]
     return with_chats[0] if len(with_chats) == 1 else None
 

@@ -25,7 +25,14 @@ from custom_components.whatsapp_gateway import sending
 from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED, MAX_FILE_BYTES
 from tests.conftest import USER_TOKEN, SimulatorHandle
 
-from .conftest import Bus, maytapi_entry, pair_maytapi_phone, setup_entry
+from .conftest import (
+    Bus,
+    maytapi_entry,
+    pair_maytapi_phone,
+    pair_wuzapi_user,
+    setup_entry,
+    wuzapi_entry,
+)
 
 # The smallest JPEG: the start and end markers (the camera is not asked to decode it).
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9"
@@ -552,3 +559,25 @@ async def test_typing_before_each_message(
     await sending
     presence, text = await sent(simulator)
     assert (presence["body"]["State"], text["body"]["Body"]) == ("composing", "hi")
+
+
+async def test_a_chat_added_by_lid_is_found_by_number(
+    hass: HomeAssistant,
+    maytapi_account: MockConfigEntry,
+    simulator: SimulatorHandle,
+) -> None:
+    """With two accounts, a chat added by its LID tells the account for a send to the number,
+    once a message told that LID and number belong together."""
+    lid = f"{491700000002 % 10**15:015d}@lid"
+    await pair_wuzapi_user(simulator)
+    await setup_entry(hass, wuzapi_entry(simulator, chats=[(lid, "Anna")]))
+    with pytest.raises(ServiceValidationError) as raised:
+        await call(hass, "send_message", target="+49 170 0000002", message="hi")
+    assert raised.value.translation_key == "account_required"
+    await simulator.control(
+        f"wuzapi/users/{USER_TOKEN}/inbound", {"from": "491700000002", "text": "x", "lid": True}
+    )
+    await hass.async_block_till_done()
+    await call(hass, "send_message", target="+49 170 0000002", message="hi")
+    assert [r["body"]["Phone"] for r in await sent(simulator)] == ["491700000002"]
+    assert await simulator.get("maytapi/phones/12/sent") == []
