@@ -225,28 +225,14 @@ def _chats_of_notify_entities(handler: Handler) -> Handler:
         targets = _as_list(call.data.get(ATTR_TARGET))
         if not any(target.startswith("notify.") for target in targets):
             return await handler(call)
-        registry = er.async_get(call.hass)
         chats: list[str] = []
         accounts: set[str] = set()
         for target in targets:
-            if not target.startswith("notify."):
-                chats.append(target)
-                continue
-            entity = registry.async_get(target)
-            entry = (
-                call.hass.config_entries.async_get_entry(entity.config_entry_id)
-                if entity is not None and entity.platform == DOMAIN and entity.config_entry_id
-                else None
-            )
-            subentry = (
-                entry.subentries.get(entity.config_subentry_id)
-                if entry is not None and entity is not None and entity.config_subentry_id
-                else None
-            )
-            if entry is None or subentry is None:
-                raise _validation_error("not_a_chat_entity", target=target)
-            chats.append(str(subentry.data[CONF_CHAT_ID]))
-            accounts.add(entry.entry_id)
+            chat = target
+            if target.startswith("notify."):
+                account, chat = _chat_of_notify_entity(call.hass, target)
+                accounts.add(account)
+            chats.append(chat)
         data = {
             **call.data,
             ATTR_TARGET: chats if isinstance(call.data[ATTR_TARGET], list) else chats[0],
@@ -259,6 +245,18 @@ def _chats_of_notify_entities(handler: Handler) -> Handler:
         return await handler(resolved)
 
     return handle
+
+
+def _chat_of_notify_entity(hass: HomeAssistant, entity_id: str) -> tuple[str, str]:
+    """The account and the chat id of one of our chats' notify entities."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is not None and entity.platform == DOMAIN and entity.config_entry_id:
+        entry = hass.config_entries.async_get_entry(entity.config_entry_id)
+        if entry is not None and (
+            subentry := entry.subentries.get(entity.config_subentry_id or "")
+        ):
+            return entry.entry_id, str(subentry.data[CONF_CHAT_ID])
+    raise _validation_error("not_a_chat_entity", target=entity_id)
 
 
 def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -412,36 +410,37 @@ async def _send_location(call: ServiceCall) -> ServiceResponse:
     return await _async_send(call, entry, send)
 
 
-async def _send_reaction(call: ServiceCall) -> None:
-    entry = _entry(call)
-    [chat] = check_targets([call.data[ATTR_TARGET]])
-    gateway = entry.runtime_data.coordinator.gateway
-    await _async_act_in(
-        entry,
-        chat,
-        gateway.send_reaction(
-            chat,
-            call.data[ATTR_MESSAGE_ID],
-            call.data[ATTR_EMOJI] or "",
-            from_me=call.data[ATTR_FROM_ME],
-        ),
-    )
+# An action about messages of one chat: what it asks of the gateway.
+type ChatAction = Callable[[Gateway, str, Mapping[str, Any]], Awaitable[Any]]
 
 
-async def _edit_message(call: ServiceCall) -> None:
-    entry = _entry(call)
-    [chat] = check_targets([call.data[ATTR_TARGET]])
-    gateway = entry.runtime_data.coordinator.gateway
-    await _async_act_in(
-        entry, chat, gateway.edit_message(chat, call.data[ATTR_MESSAGE_ID], call.data[ATTR_MESSAGE])
-    )
+def _in_one_chat(action: ChatAction) -> Handler:
+    """The handler of an action about messages in the call's one chat."""
+
+    async def handle(call: ServiceCall) -> None:
+        entry = _entry(call)
+        [chat] = check_targets([call.data[ATTR_TARGET]])
+        gateway = entry.runtime_data.coordinator.gateway
+        await _async_act_in(gateway, chat, action(gateway, chat, call.data))
+
+    return handle
 
 
-async def _delete_message(call: ServiceCall) -> None:
-    entry = _entry(call)
-    [chat] = check_targets([call.data[ATTR_TARGET]])
-    gateway = entry.runtime_data.coordinator.gateway
-    await _async_act_in(entry, chat, gateway.delete_message(chat, call.data[ATTR_MESSAGE_ID]))
+def _react(gateway: Gateway, chat: str, data: Mapping[str, Any]) -> Awaitable[Any]:
+    emoji = data[ATTR_EMOJI] or ""
+    return gateway.send_reaction(chat, data[ATTR_MESSAGE_ID], emoji, from_me=data[ATTR_FROM_ME])
+
+
+def _edit(gateway: Gateway, chat: str, data: Mapping[str, Any]) -> Awaitable[Any]:
+    return gateway.edit_message(chat, data[ATTR_MESSAGE_ID], data[ATTR_MESSAGE])
+
+
+def _delete(gateway: Gateway, chat: str, data: Mapping[str, Any]) -> Awaitable[Any]:
+    return gateway.delete_message(chat, data[ATTR_MESSAGE_ID])
+
+
+def _mark(gateway: Gateway, chat: str, data: Mapping[str, Any]) -> Awaitable[Any]:
+    return gateway.mark_read(chat, data[ATTR_MESSAGE_ID], sender=data.get(ATTR_SENDER))
 
 
 async def _send_typing(call: ServiceCall) -> None:
@@ -449,7 +448,7 @@ async def _send_typing(call: ServiceCall) -> None:
     gateway = entry.runtime_data.coordinator.gateway
     presence = ChatPresence(call.data[ATTR_STATE])
     for chat in check_targets(call.data[ATTR_TARGET]):
-        await _async_act_in(entry, chat, gateway.send_presence(chat, presence))
+        await _async_act_in(gateway, chat, gateway.send_presence(chat, presence))
 
 
 async def _send_poll(call: ServiceCall) -> ServiceResponse:
@@ -464,20 +463,8 @@ async def _send_poll(call: ServiceCall) -> ServiceResponse:
     return await _async_send(call, entry, send)
 
 
-async def _mark_read(call: ServiceCall) -> None:
-    entry = _entry(call)
-    [chat] = check_targets([call.data[ATTR_TARGET]])
-    gateway = entry.runtime_data.coordinator.gateway
-    await _async_act_in(
-        entry,
-        chat,
-        gateway.mark_read(chat, call.data[ATTR_MESSAGE_ID], sender=call.data.get(ATTR_SENDER)),
-    )
-
-
-async def _async_act_in(entry: WhatsAppConfigEntry, chat: str, work: Awaitable[Any]) -> None:
+async def _async_act_in(gateway: Gateway, chat: str, work: Awaitable[Any]) -> None:
     """Run a gateway call about messages of a chat; its failure names the chat."""
-    gateway = entry.runtime_data.coordinator.gateway
     try:
         await work
     except GatewayUnsupported as err:
@@ -655,11 +642,11 @@ _ACTIONS: dict[str, tuple[Handler, probatio.Schema, SupportsResponse]] = {
     SERVICE_SEND_FILE: (_send_file, SEND_FILE_SCHEMA, SupportsResponse.OPTIONAL),
     SERVICE_SEND_LOCATION: (_send_location, SEND_LOCATION_SCHEMA, SupportsResponse.OPTIONAL),
     SERVICE_SEND_POLL: (_send_poll, SEND_POLL_SCHEMA, SupportsResponse.OPTIONAL),
-    SERVICE_SEND_REACTION: (_send_reaction, SEND_REACTION_SCHEMA, SupportsResponse.NONE),
-    SERVICE_EDIT_MESSAGE: (_edit_message, EDIT_MESSAGE_SCHEMA, SupportsResponse.NONE),
-    SERVICE_DELETE_MESSAGE: (_delete_message, DELETE_MESSAGE_SCHEMA, SupportsResponse.NONE),
+    SERVICE_SEND_REACTION: (_in_one_chat(_react), SEND_REACTION_SCHEMA, SupportsResponse.NONE),
+    SERVICE_EDIT_MESSAGE: (_in_one_chat(_edit), EDIT_MESSAGE_SCHEMA, SupportsResponse.NONE),
+    SERVICE_DELETE_MESSAGE: (_in_one_chat(_delete), DELETE_MESSAGE_SCHEMA, SupportsResponse.NONE),
     SERVICE_SEND_TYPING: (_send_typing, SEND_TYPING_SCHEMA, SupportsResponse.NONE),
-    SERVICE_MARK_READ: (_mark_read, MARK_READ_SCHEMA, SupportsResponse.NONE),
+    SERVICE_MARK_READ: (_in_one_chat(_mark), MARK_READ_SCHEMA, SupportsResponse.NONE),
 }
 
 
