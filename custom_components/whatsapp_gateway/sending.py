@@ -143,6 +143,23 @@ async def async_send_each(
     ) from failed[0][1]
 
 
+def clock_timer(hass: HomeAssistant, seconds: float) -> asyncio.Future[None]:
+    """A future done after `seconds` on Home Assistant's clock; cancelling it stops the timer.
+
+    Home Assistant's clock, not asyncio's: tests move it with async_fire_time_changed.
+    """
+    timer: asyncio.Future[None] = hass.loop.create_future()
+
+    @callback
+    def ring(_now: Any) -> None:
+        if not timer.done():
+            timer.set_result(None)
+
+    stop = async_call_later(hass, seconds, ring)
+    timer.add_done_callback(lambda _: stop())
+    return timer
+
+
 def check_receipts(entry: WhatsAppConfigEntry, wanted: DeliveryStatus) -> None:
     """Refuse to wait for a receipt that this account never gets, before anything is sent."""
     gateway = entry.runtime_data.coordinator.gateway
@@ -178,16 +195,15 @@ async def async_wait_for_receipts(
         for item in sent
     ]
 
-    @callback
-    def time_up(_now: Any) -> None:
-        for wait in waits:
-            wait.cancel()
-
-    cancel_timer = async_call_later(hass, within, time_up)
+    every: asyncio.Future[Any] = asyncio.gather(*waits, return_exceptions=True)
+    timer = clock_timer(hass, within)
     try:
-        await asyncio.gather(*waits, return_exceptions=True)
+        await asyncio.wait([every, timer], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        cancel_timer()
+        timer.cancel()
+        for wait in waits:
+            wait.cancel()  # time is up for those still waiting
+        await every
     late: list[str] = []
     failed: list[str] = []
     for item, wait in zip(sent, waits, strict=True):

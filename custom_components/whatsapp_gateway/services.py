@@ -3,7 +3,6 @@
 Sending messages, files and locations, reacting to a message, and marking messages read.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +27,6 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_call_later
 import probatio
 from yarl import URL
 
@@ -99,6 +97,7 @@ from .sending import (
     async_wait_for_receipts,
     check_receipts,
     check_targets,
+    clock_timer,
 )
 
 KIND_AUTO = "auto"
@@ -382,17 +381,7 @@ async def _async_show_typing(hass: HomeAssistant, gateway: Gateway, target: str)
     except GatewayError as err:
         LOGGER.debug("No typing indicator before the message to %s: %s", target, err)
         return
-    pause: asyncio.Future[None] = hass.loop.create_future()
-
-    @callback
-    def done(_now: Any) -> None:
-        pause.set_result(None)
-
-    cancel = async_call_later(hass, TYPING_SECONDS, done)
-    try:
-        await pause
-    finally:
-        cancel()
+    await clock_timer(hass, TYPING_SECONDS)
 
 
 async def _send_location(call: ServiceCall) -> ServiceResponse:
