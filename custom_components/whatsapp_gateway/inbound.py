@@ -173,7 +173,7 @@ class InboundMemory:
         if isinstance(lids, dict):
             for lid, phone in lids.items():
                 if isinstance(lid, str) and isinstance(phone, str):
-                    self.identify(lid, phone)
+                    self._pair(lid, phone)
         last = stored.get("last_running")
         self.last_running = dt_util.parse_datetime(last) if isinstance(last, str) else None
 
@@ -185,11 +185,7 @@ class InboundMemory:
         """
         if lid and phone:
             if self.phones_by_lid.get(lid) != phone:
-                self.phones_by_lid[lid] = phone
-                self._lids_by_phone[phone] = lid
-                if len(self.phones_by_lid) > SEEN_MESSAGES:
-                    oldest = next(iter(self.phones_by_lid))
-                    self._lids_by_phone.pop(self.phones_by_lid.pop(oldest), None)
+                self._pair(lid, phone)
                 self.async_schedule_save()
             return lid, phone
         if lid:
@@ -197,6 +193,14 @@ class InboundMemory:
         if phone:
             return self._lids_by_phone.get(phone), phone
         return None, None
+
+    def _pair(self, lid: str, phone: str) -> None:
+        """Remember that a LID and a number are one person (what was loaded is not saved again)."""
+        self.phones_by_lid[lid] = phone
+        self._lids_by_phone[phone] = lid
+        if len(self.phones_by_lid) > SEEN_MESSAGES:
+            oldest = next(iter(self.phones_by_lid))
+            self._lids_by_phone.pop(self.phones_by_lid.pop(oldest), None)
 
     @callback
     def async_schedule_save(self) -> None:

@@ -341,6 +341,25 @@ async def test_messages_marked_read_once_home_assistant_has_them(
     assert "Could not mark message M3 in 491700000002@s.whatsapp.net as read" in caplog.text
 
 
+async def test_the_saved_lid_map_is_used_after_a_restart(
+    hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus, hass_storage: dict[str, Any]
+) -> None:
+    """What an earlier run learnt of a LID gives the number of a message that has only it."""
+    lid = f"{491700000002 % 10**15:015d}@lid"
+    await pair_wuzapi_user(simulator)
+    entry = wuzapi_entry(simulator)
+    hass_storage[f"{DOMAIN}.{entry.entry_id}.inbound"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{entry.entry_id}.inbound",
+        "data": {"phones_by_lid": {lid: "491700000002"}},
+    }
+    await setup_entry(hass, entry)
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await inbound(simulator, **{"from": "491700000002"}, text="hi", lid="only")
+    await hass.async_block_till_done()
+    assert (received[0].data["sender"], received[0].data["sender_lid"]) == ("491700000002", lid)
+
+
 async def test_calls(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
 ) -> None:
