@@ -27,6 +27,7 @@ from custom_components.whatsapp_gateway.gateway import (
     SessionState,
     create_gateway,
 )
+from custom_components.whatsapp_gateway.gateway.maytapi import _refused_credential
 from custom_components.whatsapp_gateway.gateway.media import PNG_SIGNATURE
 from simulator import MaytapiConfig
 
@@ -72,13 +73,27 @@ async def test_product_phones(
 async def test_credentials_are_checked(
     simulator: SimulatorHandle, session: aiohttp.ClientSession
 ) -> None:
-    for options in (
-        {"product_id": PRODUCT_ID, "api_key": "wrong"},
-        {"product_id": "other-product", "api_key": API_KEY},
+    for options, refused in (
+        ({"product_id": PRODUCT_ID, "api_key": "wrong"}, "api_key"),
+        ({"product_id": "other-product", "api_key": API_KEY}, "product_id"),
     ):
         gateway = create_gateway("maytapi", session, {"url": simulator.url, **options})
-        with pytest.raises(GatewayAuthError, match="product id or the API key"):
+        with pytest.raises(GatewayAuthError, match="product id or the API key") as raised:
             await gateway.list_phones()  # type: ignore[attr-defined]
+        assert raised.value.credential == refused
+
+
+@pytest.mark.parametrize(
+    ("answer", "credential"),
+    [
+        (b'{"message": "Product id is wrong!"}', "product_id"),
+        (b'{"message": "Wrong token."}', "api_key"),
+        (b'{"message": "Forbidden"}', None),  # a text naming neither: not guessed
+        (b"", None),
+    ],
+)
+def test_which_credential_a_refusal_names(answer: bytes, credential: str | None) -> None:
+    assert _refused_credential(answer.lower()) == credential
 
 
 async def test_unknown_phone_is_refused(

@@ -168,11 +168,9 @@ class MaytapiGateway(Gateway):
             json_body=body,
         )
         if response.status in (401, 403):
-            # Maytapi's message says which: "Product id is wrong!…" or "Wrong token…".
-            product_id_wrong = b"product id" in response.body.lower()
             raise GatewayAuthError(
                 "Maytapi rejected the product id or the API key",
-                credential="product_id" if product_id_wrong else "api_key",
+                credential=_refused_credential(response.body.lower()),
             )
         return response
 
@@ -406,6 +404,18 @@ def _events_from(answer: Any) -> list[InboundEvent]:
     if event_type == "error":
         return _acks_from([{**answer, "ackType": "failed"}])
     return []
+
+
+def _refused_credential(answer: bytes) -> str | None:
+    """Which credential Maytapi's refusal names, if its message says.
+
+    The exact texts are not documented: a message naming neither is the whole form's error.
+    """
+    if b"product id" in answer:
+        return "product_id"
+    if b"token" in answer or b"key" in answer:
+        return "api_key"
+    return None
 
 
 def _wire_target(chat: ChatId) -> str:
