@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import Periodic, WebhookSender, json_bytes, message_id, now, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, mark_read
+from .phones import Phone, PhoneState, chat_line, conflict, inbound_line, mark_read
 from .qr import qr_png
 
 SEND_TYPES = frozenset(
@@ -571,15 +571,7 @@ class MaytapiSimulator:
                 "user": {"id": f"{phone.number}@c.us", "phone": phone.number},
             }
         phone.chat.append(
-            chat_line(
-                "in",
-                message["_serialized"],
-                conversation,
-                str(body.get("text") or body.get("caption") or ""),
-                kind=kind,
-                sender=f"{sender}@c.us",
-                name=str(body.get("name", "")),
-            )
+            inbound_line(body, message["_serialized"], conversation, f"{sender}@c.us")
         )
         await self._deliver(phone, event)
         return event
@@ -604,10 +596,8 @@ class MaytapiPhoneSide(Phone):
             number=phone.number if phone.status == "active" else "", qr=qr, chat=phone.chat
         )
 
-    async def scan(self, qr: str | None, number: str, name: str) -> None:
+    async def scan(self, number: str, name: str) -> None:
         """Link by QR code."""
-        if qr not in (None, self.simulator.qr_payload(self.phone)):
-            raise conflict("that QR code has expired")
         await self.simulator.scan(self.phone, number)
 
     async def write(self, message: dict[str, Any]) -> str:

@@ -58,6 +58,19 @@ def chat_line(
     }
 
 
+def inbound_line(body: dict[str, Any], message_id: str, chat: str, sender: str) -> dict[str, Any]:
+    """The bubble of what a contact wrote, from the control API's inbound body."""
+    return chat_line(
+        "in",
+        message_id,
+        chat,
+        str(body.get("text") or body.get("caption") or ""),
+        kind=str(body.get("kind", "text")),
+        sender=sender,
+        name=str(body.get("name", "")),
+    )
+
+
 def mark_read(chat: list[dict[str, Any]], ids: Iterable[str]) -> dict[str, list[str]]:
     """Mark sent bubbles as read; the ids by chat, for the receipts to post."""
     wanted = set(ids)
@@ -95,8 +108,8 @@ class Phone(ABC):
         """The phone's present state."""
 
     @abstractmethod
-    async def scan(self, qr: str | None, number: str, name: str) -> None:
-        """Scan the QR code shown (None: whichever is shown) as the account `number`."""
+    async def scan(self, number: str, name: str) -> None:
+        """Scan the QR code shown, as the account `number`."""
 
     async def enter_code(self, code: str, name: str) -> None:
         """Type the pairing code shown in Home Assistant."""
@@ -187,8 +200,11 @@ class PhonePage:
         body = await read_json(request)
         action = request.match_info["action"]
         if action == "scan":
-            qr = body.get("qr")
-            await phone.scan(str(qr) if qr else None, _text(body, "number"), _text(body, "name"))
+            # The page sends the code it shows: one WhatsApp replaced meanwhile is expired.
+            shown = phone.state().qr
+            if shown and body.get("qr") not in (None, "", shown):
+                raise conflict("that QR code has expired")
+            await phone.scan(_text(body, "number"), _text(body, "name"))
         elif action == "code":
             await phone.enter_code(_text(body, "code").strip(), _text(body, "name"))
         elif action == "write":

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, now, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, png_data_url
+from .phones import Phone, PhoneState, chat_line, conflict, inbound_line, png_data_url
 from .qr import qr_png
 
 API = "/api/v1"
@@ -383,7 +383,7 @@ class WaabotSimulator:
         """The phone scans the instance's QR code."""
         instance = self._control_instance(request)
         body = await read_json(request)
-        scan(instance, None, str(body.get("number", "")), str(body.get("name", "")))
+        scan(instance, str(body.get("number", "")), str(body.get("name", "")))
         return web.json_response(instance.public())
 
     async def control_inbound(self, request: web.Request) -> web.Response:
@@ -440,15 +440,7 @@ class WaabotSimulator:
             "pushName": str(body.get("name", "")),
         }
         instance.chat.append(
-            chat_line(
-                "in",
-                key["id"],
-                key["remoteJid"],
-                str(body.get("text") or body.get("caption") or ""),
-                kind=kind,
-                sender=f"{sender}@s.whatsapp.net",
-                name=message["pushName"],
-            )
+            inbound_line(body, key["id"], key["remoteJid"], f"{sender}@s.whatsapp.net")
         )
         await self._post(instance, "onAnyMessage" if from_me else "onMessage", message)
         return message
@@ -490,12 +482,10 @@ def unlink(instance: WaabotInstance) -> None:
     instance.qr_serial += 1
 
 
-def scan(instance: WaabotInstance, qr: str | None, number: str, name: str) -> None:
-    """The phone scans the instance's QR code `qr` (None: the one shown)."""
+def scan(instance: WaabotInstance, number: str, name: str) -> None:
+    """The phone scans the instance's QR code."""
     if not instance.qr_payload:
         raise conflict("this instance is not showing a QR code")
-    if qr not in (None, instance.qr_payload):
-        raise conflict("that QR code has expired")
     instance.number = "".join(ch for ch in number or "2349040613521" if ch.isdigit())
     instance.name = name
 
@@ -517,9 +507,9 @@ class WaabotPhone(Phone):
         instance = self.instance
         return PhoneState(number=instance.number, qr=instance.qr_payload, chat=instance.chat)
 
-    async def scan(self, qr: str | None, number: str, name: str) -> None:
+    async def scan(self, number: str, name: str) -> None:
         """Link by QR code."""
-        scan(self.instance, qr, number, name)
+        scan(self.instance, number, name)
 
     async def write(self, message: dict[str, Any]) -> str:
         """A contact writes."""

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ..common import message_id, now, read_json
-from ..phones import Phone, PhoneState, chat_line, conflict, mark_read
+from ..phones import Phone, PhoneState, conflict, inbound_line, mark_read
 from .events import message_event, message_info, receipt_event
 from .server import (
     EXTENSIONS,
@@ -46,9 +46,9 @@ class WuzapiPhone(Phone):
             chat=user.chat,
         )
 
-    async def scan(self, qr: str | None, number: str, name: str) -> None:
+    async def scan(self, number: str, name: str) -> None:
         """Link by QR code."""
-        await self.control.scan(self.user, qr, number, name)
+        await self.control.scan(self.user, None, number, name)
 
     async def enter_code(self, code: str, name: str) -> None:
         """Link by the pairing code."""
@@ -332,17 +332,7 @@ class PhoneControl(Part):
                 "IsEdit": True,
                 "RawMessage": {"editedMessage": {"message": message}},
             }
-        user.chat.append(
-            chat_line(
-                "in",
-                info["ID"],
-                info["Chat"],
-                str(body.get("text") or body.get("caption") or ""),
-                kind=kind,
-                sender=jid(sender),
-                name=info["PushName"],
-            )
-        )
+        user.chat.append(inbound_line(body, info["ID"], info["Chat"], jid(sender)))
         await self.server.emit(user, event)
         return event
 
