@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -249,6 +249,16 @@ async def watcher_done(
             break
     assert task.done()
     await hass.async_block_till_done()  # the flow manager's follow-up step
+
+
+async def served(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait, a bounded number of short turns on loopback, until the simulator shows it did
+    something (asked of it over HTTP)."""
+    for _ in range(500):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 async def poll(hass: HomeAssistant, seconds: int = 61) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import timedelta
 import json
@@ -45,6 +44,7 @@ from .conftest import (
     configure,
     poll,
     reauth_flows,
+    served,
     setup_entry,
     start,
     start_kind,
@@ -407,15 +407,6 @@ async def test_mark_read(
     assert str(failed.value).startswith(f"The WhatsApp gateway did not do this in {group}: ")
 
 
-async def until(condition: Any) -> None:
-    """Wait, a bounded number of short turns, for the simulator to have done something."""
-    for _ in range(500):
-        if await condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
-
-
 async def deliver(kind: Kind, message_id: str) -> None:
     """The recipient's phone reports the message delivered (Maytapi: its next batch of acks)."""
     if kind.name == "wuzapi":
@@ -450,7 +441,7 @@ async def test_wait_for_delivery(
     async def sent() -> bool:
         return len(await what_the_phone_got(kind)) == 1
 
-    await until(sent)
+    await served(sent)
     assert not waiting.done()
     [message] = await what_the_phone_got(kind)
     await deliver(kind, message["id"])
@@ -476,7 +467,7 @@ async def test_wait_for_delivery(
     async def sent_twice() -> bool:
         return len(await what_the_phone_got(kind)) == 2
 
-    await until(sent_twice)
+    await served(sent_twice)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     with pytest.raises(HomeAssistantError) as late:
         await waiting

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from .conftest import (
     maytapi_entry,
     pair_maytapi_phone,
     pair_wuzapi_user,
+    served,
     setup_entry,
     wuzapi_entry,
 )
@@ -549,11 +549,7 @@ async def test_typing_before_each_message(
     async def typing_shows() -> bool:
         return [r["endpoint"] for r in await sent(simulator)] == ["/chat/presence"]
 
-    for _ in range(500):
-        if await typing_shows():
-            break
-        await asyncio.sleep(0.01)
-    assert await typing_shows()
+    await served(typing_shows)
     assert not sending.done()  # the text waits for the moment to pass (Home Assistant's clock)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=2))
     await sending
