@@ -31,6 +31,7 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ("`send_poll`", (Capability.POLL,)),
     ("`mark_read`", (Capability.MARK_READ,)),
     ("Call events", (Capability.CALLS,)),
+    ("`mentions` in message events; groups only when mentioned", (Capability.MENTIONS,)),
     ("Delivery receipts, `wait_for: delivered` or `read`", (Capability.RECEIPTS,)),
     ("Link with a pairing code", (Capability.PAIRING_CODE,)),
     ("Messages arrive by webhook", (Capability.WEBHOOK,)),

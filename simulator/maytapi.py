@@ -518,7 +518,8 @@ class MaytapiSimulator:
             "fromMe": from_me,
         }
         if kind == "text":
-            message |= {"type": "text", "text": str(body.get("text", "")), "mentions": []}
+            mentions = [f"{number}@c.us" for number in body.get("mentions") or ()]
+            message |= {"type": "text", "text": str(body.get("text", "")), "mentions": mentions}
         elif kind in ("image", "video", "document", "audio", "voice", "sticker"):
             message |= {
                 "type": "ptt" if kind == "voice" else kind,

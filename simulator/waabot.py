@@ -404,7 +404,12 @@ class WaabotSimulator:
         if group:
             key["participant"] = f"{sender}@s.whatsapp.net"
         kind = str(body.get("kind", "text"))
-        context = {"stanzaId": str(body["reply_to"])} if body.get("reply_to") else None
+        context: dict[str, Any] | None = None
+        if body.get("reply_to"):
+            context = {"stanzaId": str(body["reply_to"])}
+        if body.get("mentions"):
+            mentioned = [f"{number}@s.whatsapp.net" for number in body["mentions"]]
+            context = (context or {}) | {"mentionedJid": mentioned}
         content: dict[str, Any]
         if kind == "text":
             text = {"text": str(body.get("text", ""))}

@@ -41,6 +41,7 @@ import probatio
 from .const import (
     CONF_CHAT_ID,
     CONF_FIRE_OWN_MESSAGES,
+    CONF_GROUPS_MENTIONED_ONLY,
     CONF_INBOUND_MODE,
     CONF_KIND,
     CONF_MARK_READ,
@@ -68,7 +69,7 @@ from .const import (
     SUBENTRY_CHAT,
     InboundMode,
 )
-from .coordinator import WhatsAppConfigEntry
+from .coordinator import WhatsAppConfigEntry, account_phone
 from .gateway import (
     GATEWAYS,
     AccountChoice,
@@ -693,6 +694,9 @@ class WhatsAppOptionsFlow(OptionsFlowWithReload):
             fields[probatio.Required(CONF_MARK_READ, default=False)] = BooleanSelector()
         if Capability.TYPING in capabilities:
             fields[probatio.Required(CONF_SHOW_TYPING, default=False)] = BooleanSelector()
+        # Whether a message mentions us can only be told where we know our own number.
+        if Capability.MENTIONS in capabilities and account_phone(self.config_entry):
+            fields[probatio.Required(CONF_GROUPS_MENTIONED_ONLY, default=False)] = BooleanSelector()
         fields[probatio.Required(CONF_MEDIA_KEEP_DAYS, default=DEFAULT_MEDIA_KEEP_DAYS)] = _number(
             1, MAX_MEDIA_KEEP_DAYS, "d"
         )

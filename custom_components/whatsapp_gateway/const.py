@@ -20,6 +20,7 @@ CONF_STATUS_INTERVAL: Final = "status_interval"
 CONF_FIRE_OWN_MESSAGES: Final = "fire_own_messages"
 CONF_MARK_READ: Final = "mark_read"
 CONF_SHOW_TYPING: Final = "show_typing"
+CONF_GROUPS_MENTIONED_ONLY: Final = "groups_mentioned_only"
 # With show_typing, "typing…" shows this many seconds before each message goes out.
 TYPING_SECONDS: Final = 1.5
 CONF_POLL_INTERVAL: Final = "poll_interval"

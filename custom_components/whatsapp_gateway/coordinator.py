@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
@@ -56,6 +56,12 @@ class WhatsAppRuntimeData:
 type WhatsAppConfigEntry = ConfigEntry[WhatsAppRuntimeData]
 
 
+def account_phone(entry: ConfigEntry[Any]) -> str | None:
+    """The number an account was set up with; None where the gateway did not tell it."""
+    unique_id = entry.unique_id or ""
+    return unique_id if unique_id.isdigit() else None
+
+
 class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
     """Holds the session status; webhooks push changes, a slow poll notices silent drops."""
 
@@ -80,6 +86,16 @@ class SessionCoordinator(DataUpdateCoordinator[SessionStatus]):
         self._disconnected_readings = 0
         # Checks the gateway still delivers to us (and heals it); the inbound channel's.
         self.inbound_check: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def own_phone(self) -> str | None:
+        """The account's number: as the gateway tells it now, else the one it was set up with.
+
+        None where the gateway never tells it (the account's id is then its address).
+        """
+        if self.data is not None and self.data.phone:
+            return self.data.phone
+        return account_phone(self.config_entry)
 
     async def _async_update_data(self) -> SessionStatus:
         try:

@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_FIRE_OWN_MESSAGES,
+    CONF_GROUPS_MENTIONED_ONLY,
     CONF_MARK_READ,
     DOMAIN,
     EVENT_CALL,
@@ -378,6 +379,9 @@ class InboundRouter:
                 case MessageStatusUpdate():
                     self._status(event)
                 case SessionEvent():
+                    if event.lid and event.phone:
+                        # Our own LID: groups addressed by LID mention us by it.
+                        self._memory.identify(event.lid, event.phone)
                     self._coordinator.async_handle_session_event(event)
                 case IncomingCall():
                     self._call(event)
@@ -404,7 +408,17 @@ class InboundRouter:
             LOGGER.debug("Message %s was delivered again; ignored", message.message_id)
             return
         self._memory.async_schedule_save()
+        # Learnt from every message, our own too: that is how we learn our own LID.
+        self._memory.identify(message.sender_lid, message.sender)
         if message.from_me and not self._entry.options.get(CONF_FIRE_OWN_MESSAGES, False):
+            return
+        if (
+            message.is_group
+            and not message.from_me
+            and self._entry.options.get(CONF_GROUPS_MENTIONED_ONLY, False)
+            and not self._mentions_us(message)
+        ):
+            LOGGER.debug("Group message %s does not mention us; ignored", message.message_id)
             return
         media = message.media
         if media is not None and (media.data is not None or self._can_download(media)):
@@ -413,6 +427,24 @@ class InboundRouter:
             )
             return
         self._fire(message, None)
+
+    def _mentions_us(self, message: IncomingMessage) -> bool:
+        """Whether the message mentions this account, by its number or by its LID.
+
+        Until our own LID is known (told at pairing, or by a message our phone sent in a group
+        that goes by LIDs), a mention of a LID that is nobody we know may be us: it passes.
+        """
+        mentions = message.mentions
+        phone = self._coordinator.own_phone
+        if phone is None or phone in mentions:
+            return True
+        lid, _ = self._memory.identify(None, phone)
+        if lid is not None:
+            return lid in mentions
+        return any(
+            person.endswith("@lid") and self._memory.identify(person, None)[1] is None
+            for person in mentions
+        )
 
     async def _async_mark_read(self, message: IncomingMessage) -> None:
         """Blue ticks for a message Home Assistant took (the mark_read option)."""
@@ -520,6 +552,7 @@ class InboundRouter:
                 "name": location.name,
             },
             "quoted_message_id": message.quoted_message_id,
+            "mentions": list(message.mentions),
             "timestamp": message.timestamp.isoformat(),
         }
 

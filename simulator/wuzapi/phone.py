@@ -308,7 +308,7 @@ class PhoneControl(Part):
         if body.get("lid"):
             # Newer WhatsApp addresses some senders by LID and puts the phone in SenderAlt
             # ("only": not even there, as for someone who hides the number).
-            info["Sender"], info["SenderAlt"] = f"{int(sender) % 10**15:015d}@lid", jid(sender)
+            info["Sender"], info["SenderAlt"] = lid_of(user, sender), jid(sender)
             info["AddressingMode"] = "lid"
             if body["lid"] == "only":
                 del info["SenderAlt"]
@@ -346,6 +346,12 @@ class PhoneControl(Part):
         extra: dict[str, Any],
     ) -> dict[str, Any]:
         text = str(body.get("text", ""))
+        if mentioned := [str(number) for number in body.get("mentions") or ()]:
+            # In a group addressed by LID, WhatsApp mentions people by their LIDs.
+            by_lid = info.get("AddressingMode") == "lid"
+            context = (context or {}) | {
+                "mentionedJID": [lid_of(user, n) if by_lid else jid(n) for n in mentioned]
+            }
         if kind == "text":
             if context:
                 return {"extendedTextMessage": {"text": text, "contextInfo": context}}
@@ -440,3 +446,13 @@ class PhoneControl(Part):
                 "size": len(data),
             }
         return {MEDIA_FIELDS[media_kind][1]: part}
+
+
+def lid_of(user: WuzapiUser, number: str) -> str:
+    """The LID of a number: the account's own, or a contact's.
+
+    Made up from the number, so that tests can tell it.
+    """
+    if number == user.jid:
+        return user.lid
+    return f"{int(number) % 10**15:015d}@lid"

@@ -185,6 +185,11 @@ class WuzapiUser:
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
 
+    @property
+    def lid(self) -> str:
+        """The account's LID (WhatsApp makes one per number; this one is made up from it)."""
+        return f"{int(self.jid or 0) * 7 % 10**15:015d}@lid"
+
     def control_view(self) -> dict[str, Any]:
         """Everything the control API tells about the user, settings and secrets included."""
         return {
@@ -320,7 +325,7 @@ class WuzapiServer:
         user.linking_code = ""
         pair_event = {
             "ID": f"{phone}:12@s.whatsapp.net",
-            "LID": f"{int(phone) * 7 % 10**15:015d}:12@lid",
+            "LID": f"{user.lid.removesuffix('@lid')}:12@lid",
             "BusinessName": "",
             "Platform": "android",
         }

@@ -205,7 +205,12 @@ def test_wuzapi_receipts(
         ("wuzapi_qr_timeout.json", SessionEvent(SessionState.DISCONNECTED, reason="qrtimeout")),
         (
             "wuzapi_pair_success.json",
-            SessionEvent(SessionState.CONNECTING, reason="paired", phone="491511234567"),
+            SessionEvent(
+                SessionState.CONNECTING,
+                reason="paired",
+                phone="491511234567",
+                lid="123456789012345@lid",
+            ),
         ),
     ],
 )

@@ -491,8 +491,12 @@ async def test_webhook_delivery_formats(
         events += gateway.parse_webhook(received.headers, received.body)
     if not legacy:
         paired, connected = events[:2]
+        # The account's own LID comes with the pairing, without its device.
         assert paired == SessionEvent(
-            SessionState.CONNECTING, reason="paired", phone="491511234567"
+            SessionState.CONNECTING,
+            reason="paired",
+            phone="491511234567",
+            lid=f"{491511234567 * 7 % 10**15:015d}@lid",
         )
         assert connected == SessionEvent(SessionState.CONNECTED, reason="connected")
     message = events[-1]

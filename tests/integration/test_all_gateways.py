@@ -171,6 +171,7 @@ async def test_incoming_message(
         "media": None,
         "location": None,
         "quoted_message_id": None,
+        "mentions": [],
         "timestamp": data["timestamp"],
     }
     last = state(hass, "sensor.home_last_message")
@@ -212,6 +213,36 @@ async def test_commands(
         await kind.receive(hass, text=text, id=f"T{len(text)}", **{"from": CONTACT})
     assert len(commands) == 1
     assert state(hass, "event.home_message").attributes["event_type"] == "text"
+
+
+async def test_groups_only_when_mentioned(hass: HomeAssistant, kind: Kind, bus: Bus) -> None:
+    """With the option on, a group message fires only when it @mentions the account (the
+    event lists whom it mentions); direct chats are not affected. An account that cannot tell
+    whom a message mentions, or its own number, does not offer the option."""
+    await kind.link()
+    entry = await setup_entry(hass, kind.entry())
+    form = await hass.config_entries.options.async_init(entry.entry_id)
+    offered = "groups_mentioned_only" in form["data_schema"].schema
+    assert offered == (
+        Capability.MENTIONS in gateway_capabilities(kind.name) and kind.tells_own_number
+    )
+    if not offered:
+        return
+    await hass.config_entries.options.async_configure(
+        form["flow_id"], {**form["data_schema"]({}), "groups_mentioned_only": True}
+    )
+    await hass.async_block_till_done()
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    group = "120363012345678901@g.us"
+    writer = {"from": CONTACT, "group": group}
+    await kind.receive(hass, text="chatter", id="G1", **writer)
+    await kind.receive(hass, text="@Anna look", id="G2", mentions=["491700000003"], **writer)
+    await kind.receive(hass, text="@Home lights?", id="G3", mentions=[kind.phone], **writer)
+    await kind.receive(hass, text="direct", id="D1", **{"from": CONTACT})
+    assert [(e.data["text"], e.data["mentions"]) for e in received] == [
+        ("@Home lights?", [kind.phone]),
+        ("direct", []),
+    ]
 
 
 async def test_image_reply_in_a_group(

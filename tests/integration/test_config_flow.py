@@ -480,6 +480,7 @@ async def test_options(
         "fire_own_messages": True,
         "mark_read": False,
         "show_typing": False,
+        "groups_mentioned_only": False,
         "media_keep_days": 7,
         "media_max_mb": 1000,
     }

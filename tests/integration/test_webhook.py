@@ -65,6 +65,7 @@ EVENT_KEYS = {
     "media",
     "location",
     "quoted_message_id",
+    "mentions",
     "timestamp",
 }
 
@@ -126,6 +127,7 @@ async def test_wuzapi_text_message(
         "media": None,
         "location": None,
         "quoted_message_id": None,
+        "mentions": [],
         "timestamp": data["timestamp"],
     }
     assert data["timestamp"].endswith("+00:00")
@@ -339,6 +341,32 @@ async def test_messages_marked_read_once_home_assistant_has_them(
     await hass.async_block_till_done()
     assert len(received) == 3
     assert "Could not mark message M3 in 491700000002@s.whatsapp.net as read" in caplog.text
+
+
+async def test_mentions_by_lid(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    """In a group that goes by LIDs, WhatsApp mentions the account by its LID. Until that LID is
+    known, a mention of an unknown LID may be us and passes; once the account's phone wrote in
+    such a group, the LID is known and only mentions of it pass."""
+    hass.config_entries.async_update_entry(
+        wuzapi_account, options={**wuzapi_account.options, "groups_mentioned_only": True}
+    )
+    await hass.async_block_till_done()
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    group = {"group": "120363000000000001@g.us", "lid": True}
+    anna, bert, me = "491700000002", "491700000003", "491511234567"
+    await inbound(simulator, **{"from": anna}, text="@Bert?", id="L1", mentions=[bert], **group)
+    await inbound(simulator, **{"from": anna}, text="hi all", id="L2", **group)
+    await inbound(simulator, **{"from": me}, text="mine", id="L3", from_me=True, **group)
+    await inbound(simulator, **{"from": anna}, text="@Bert!", id="L4", mentions=[bert], **group)
+    await inbound(simulator, **{"from": anna}, text="@Home", id="L5", mentions=[me], **group)
+    await hass.async_block_till_done()
+    my_lid = f"{int(me) * 7 % 10**15:015d}@lid"
+    assert [(e.data["text"], e.data["mentions"]) for e in received] == [
+        ("@Bert?", [f"{int(bert) % 10**15:015d}@lid"]),
+        ("@Home", [my_lid]),
+    ]
 
 
 async def test_the_saved_lid_map_is_used_after_a_restart(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import re
+from typing import Any
 
 from .errors import InvalidChatId, NationalNumber
 
@@ -101,6 +102,20 @@ def lid_of(*jids: str | None) -> str | None:
         if jid and jid.endswith(f"@{LID_SERVER}"):
             return canonical_jid(jid)
     return None
+
+
+def person_of(jid: str) -> str | None:
+    """Who a JID (or bare number) names: phone digits, or the LID (…@lid) without a number."""
+    if jid.isdigit():
+        return jid
+    return phone_of(jid) or lid_of(jid)
+
+
+def people_of(jids: Any) -> tuple[str, ...]:
+    """The people a list of JIDs names (a mention list), skipping what names nobody."""
+    if not isinstance(jids, list):
+        return ()
+    return tuple(person for jid in jids if isinstance(jid, str) and (person := person_of(jid)))
 
 
 def canonical_jid(jid: str) -> str:

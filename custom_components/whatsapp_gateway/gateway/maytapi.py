@@ -11,7 +11,7 @@ import aiohttp
 
 from . import payload as p
 from .base import Gateway
-from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
+from .chat_id import ChatId, canonical_jid, parse_chat_id, people_of, phone_of
 from .descriptor import (
     PRIVATE,
     AccountChoice,
@@ -103,6 +103,7 @@ class MaytapiGateway(Gateway):
     kind = "maytapi"
     capabilities = frozenset(
         {
+            Capability.MENTIONS,
             Capability.REPLY,
             Capability.RECEIPTS,
             Capability.WEBHOOK,
@@ -480,6 +481,8 @@ def _message_from(answer: dict[str, Any]) -> IncomingMessage | None:
         location=location,
         contact=contact,
         quoted_message_id=p.get_str(p.get_dict(answer, "quoted"), "_serialized", "id"),
+        # Mentions are listed as WhatsApp Web ids (…@c.us); bare numbers are read too.
+        mentions=people_of(p.get(message, "mentions")),
         raw=answer,
     )
 

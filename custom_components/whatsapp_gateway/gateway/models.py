@@ -38,6 +38,8 @@ class Capability(StrEnum):
     POLL = "poll"
     # The gateway reports incoming calls.
     CALLS = "calls"
+    # The gateway tells whom a message mentions (@someone).
+    MENTIONS = "mentions"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"
@@ -238,6 +240,8 @@ class IncomingMessage:
     quoted_message_id: str | None = None
     # The sender's LID (…@lid), where the gateway gives one beside or instead of the number.
     sender_lid: str | None = None
+    # Whom the message mentions: phone digits, or a LID (…@lid) where no number was given.
+    mentions: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -259,6 +263,8 @@ class SessionEvent:
     reason: str | None = None
     phone: str | None = None
     qr: LoginQr | None = None
+    # The account's own LID, where the gateway tells it (at pairing).
+    lid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import payload as p
+from .chat_id import people_of
 from .models import MEDIA_MESSAGE_KINDS, Contact, Location, MessageKind
 
 # Message keys that carry content, and the kind each stands for.
@@ -69,6 +70,7 @@ class MessageContent:
     location: Location | None = None
     contact: Contact | None = None
     quoted_message_id: str | None = None
+    mentions: tuple[str, ...] = ()
 
 
 # protocolMessage types (WhatsApp's enum; Baileys may write the names).
@@ -93,12 +95,14 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
     key, kind = found
     body = p.get(content, key)
     part = body if isinstance(body, dict) else {}
-    quoted = p.get_str(p.get_dict(part, "contextInfo"), "stanzaID")
+    context = p.get_dict(part, "contextInfo")
+    quoted = p.get_str(context, "stanzaID")
     if kind is MessageKind.AUDIO and p.get_bool(part, "PTT"):
         kind = MessageKind.VOICE
     if kind is MessageKind.TEXT:
         text = body if isinstance(body, str) else p.get_str(part, "text")
-        return MessageContent(kind, part, text=text, quoted_message_id=quoted)
+        mentions = people_of(p.get(context, "mentionedJID"))
+        return MessageContent(kind, part, text=text, quoted_message_id=quoted, mentions=mentions)
     if kind is MessageKind.REACTION:
         reacted_to = p.get_str(p.get_dict(part, "key"), "ID")
         text = p.get_str(part, "text")
@@ -113,8 +117,14 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
         return MessageContent(kind, part, contact=contact, quoted_message_id=quoted)
     if kind is MessageKind.POLL:
         return MessageContent(kind, part, text=p.get_str(part, "name"), quoted_message_id=quoted)
-    caption = p.get_str(part, "caption") if kind in MEDIA_MESSAGE_KINDS else None
-    return MessageContent(kind, part, caption=caption, quoted_message_id=quoted)
+    if kind in MEDIA_MESSAGE_KINDS:
+        # A caption can mention people too.
+        mentions = people_of(p.get(context, "mentionedJID"))
+        caption = p.get_str(part, "caption")
+        return MessageContent(
+            kind, part, caption=caption, quoted_message_id=quoted, mentions=mentions
+        )
+    return MessageContent(kind, part, quoted_message_id=quoted)
 
 
 def _change_of(protocol: dict[str, Any]) -> MessageContent | None:

@@ -71,7 +71,9 @@ class WaabotGateway(Gateway):
     """Client for one instance of a Waabot account (account-level calls need no instance)."""
 
     kind = "waabot"
-    capabilities = frozenset({Capability.WEBHOOK, Capability.LOCATION, Capability.VOICE})
+    capabilities = frozenset(
+        {Capability.WEBHOOK, Capability.LOCATION, Capability.VOICE, Capability.MENTIONS}
+    )
 
     def __init__(
         self,
@@ -451,6 +453,7 @@ def _baileys_message_from(item: dict[str, Any]) -> IncomingMessage | None:
         location=content.location,
         contact=content.contact,
         quoted_message_id=content.quoted_message_id,
+        mentions=content.mentions,
         raw=item,
     )
 

@@ -144,6 +144,7 @@ class WuzapiGateway(Gateway):
     kind = "wuzapi"
     capabilities = frozenset(
         {
+            Capability.MENTIONS,
             Capability.REPLY,
             Capability.RECEIPTS,
             Capability.PAIRING_CODE,
@@ -754,7 +755,10 @@ class WuzapiGateway(Gateway):
         if event_type == "pairsuccess":
             return [
                 SessionEvent(
-                    SessionState.CONNECTING, reason="paired", phone=phone_of(p.get_str(inner, "ID"))
+                    SessionState.CONNECTING,
+                    reason="paired",
+                    phone=phone_of(p.get_str(inner, "ID")),
+                    lid=lid_of(p.get_str(inner, "LID")),
                 )
             ]
         if event_type in _SESSION_EVENTS:
@@ -795,6 +799,7 @@ class WuzapiGateway(Gateway):
             location=content.location,
             contact=content.contact,
             quoted_message_id=content.quoted_message_id,
+            mentions=content.mentions,
             raw=event,
         )
 
