@@ -29,6 +29,7 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ("`delete_message`", (Capability.DELETE,)),
     ("`send_typing`", (Capability.TYPING,)),
     ("`send_poll`", (Capability.POLL,)),
+    ("Poll votes (`poll_vote`) with the options chosen", (Capability.POLL_VOTES,)),
     ("`mark_read`", (Capability.MARK_READ,)),
     ("Call events", (Capability.CALLS,)),
     ("`mentions` in message events; groups only when mentioned", (Capability.MENTIONS,)),
@@ -44,7 +45,8 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ),
 )
 NOTES = (
-    "wuzapi: editing, deleting, typing, polls and calls need a build newer than May 2025.",
+    "wuzapi: editing, deleting, typing, polls, poll votes and calls need a build newer than"
+    " May 2025.",
     "Chat-API: receipts come only when the instance posts to a webhook, not when it is polled.",
 )
 

@@ -40,7 +40,9 @@ from .gateway import (
     InboundMedia,
     IncomingCall,
     IncomingMessage,
+    MessageKind,
     MessageStatusUpdate,
+    Poll,
     SessionEvent,
 )
 from .media_store import media_folder
@@ -158,6 +160,8 @@ class InboundMemory:
         # Who is who: a sender's LID and phone number, as messages that carried both told.
         self.phones_by_lid: dict[str, str] = {}
         self._lids_by_phone: dict[str, str] = {}
+        # The polls sent and received, by message id, so that a vote can name its options.
+        self.polls: dict[str, Poll] = {}
         self.health = InboundHealth()
         self._save_pending = False
         # When an earlier run last saved (so was still receiving); None before the first run.
@@ -175,6 +179,15 @@ class InboundMemory:
             for lid, phone in lids.items():
                 if isinstance(lid, str) and isinstance(phone, str):
                     self._pair(lid, phone)
+        polls = stored.get("polls")
+        if isinstance(polls, dict):
+            for poll_id, poll in polls.items():
+                if isinstance(poll, dict) and isinstance(poll_id, str):
+                    question = poll.get("question")
+                    self.polls[poll_id] = Poll(
+                        question if isinstance(question, str) else None,
+                        tuple(_strings(poll.get("options"))),
+                    )
         last = stored.get("last_running")
         self.last_running = dt_util.parse_datetime(last) if isinstance(last, str) else None
 
@@ -203,6 +216,13 @@ class InboundMemory:
             oldest = next(iter(self.phones_by_lid))
             self._lids_by_phone.pop(self.phones_by_lid.pop(oldest), None)
 
+    def remember_poll(self, message_id: str, poll: Poll) -> None:
+        """Keep a poll's question and options (the oldest are forgotten past the cap)."""
+        self.polls[message_id] = Poll(poll.question, poll.options)
+        if len(self.polls) > POLLS_KEPT:
+            del self.polls[next(iter(self.polls))]
+        self.async_schedule_save()
+
     @callback
     def async_schedule_save(self) -> None:
         """Save within SAVE_DELAY; a burst of messages is one write.
@@ -221,6 +241,10 @@ class InboundMemory:
             "messages": self.messages.keys(),
             "statuses": self.statuses.keys(),
             "phones_by_lid": self.phones_by_lid,
+            "polls": {
+                poll_id: {"question": poll.question, "options": list(poll.options)}
+                for poll_id, poll in self.polls.items()
+            },
             "last_running": dt_util.utcnow().isoformat(),
         }
 
@@ -258,6 +282,8 @@ DELIVERY_ORDER: tuple[DeliveryStatus, ...] = (
 )
 # The tags given to sent messages are kept for this many messages.
 TAGGED_MESSAGES = 1024
+# Polls remembered per account, for naming the options of votes.
+POLLS_KEPT = 256
 
 
 class InboundRouter:
@@ -280,6 +306,10 @@ class InboundRouter:
         self._tags: OrderedDict[str, str] = OrderedDict()
 
     @callback
+    def remember_poll(self, message_id: str, poll: Poll) -> None:
+        """A poll we sent: its votes will name the options."""
+        self._memory.remember_poll(message_id, poll)
+
     def async_tag(self, message_id: str, tag: str) -> None:
         """Carry `tag` in the status events of a message sent."""
         self._tags[message_id] = tag
@@ -410,6 +440,8 @@ class InboundRouter:
         self._memory.async_schedule_save()
         # Learnt from every message, our own too: that is how we learn our own LID.
         self._memory.identify(message.sender_lid, message.sender)
+        if message.kind is MessageKind.POLL and message.poll is not None:
+            self._memory.remember_poll(message.message_id, message.poll)
         if message.from_me and not self._entry.options.get(CONF_FIRE_OWN_MESSAGES, False):
             return
         if (
@@ -521,6 +553,11 @@ class InboundRouter:
         media = message.media
         location = message.location
         sender_lid, sender = self._memory.identify(message.sender_lid, message.sender)
+        poll = self._poll_data(message)
+        text = message.text
+        if message.kind is MessageKind.POLL_VOTE and poll is not None:
+            # The options chosen, as a text: a single-answer vote reads as its option.
+            text = ", ".join(poll["selected"]) or None
         return {
             "config_entry_id": self._entry.entry_id,
             "device_id": self._coordinator.device_id,
@@ -534,7 +571,7 @@ class InboundRouter:
             "is_group": message.is_group,
             "from_me": message.from_me,
             "kind": message.kind.value,
-            "text": message.text,
+            "text": text,
             "caption": message.caption,
             "media": None
             if media is None
@@ -553,7 +590,22 @@ class InboundRouter:
             },
             "quoted_message_id": message.quoted_message_id,
             "mentions": list(message.mentions),
+            "poll": poll,
             "timestamp": message.timestamp.isoformat(),
+        }
+
+    def _poll_data(self, message: IncomingMessage) -> dict[str, Any] | None:
+        """A poll's question and options; for a vote, those of the poll and the options chosen."""
+        poll = message.poll
+        if poll is None:
+            return None
+        if message.kind is not MessageKind.POLL_VOTE:
+            return {"question": poll.question, "options": list(poll.options), "selected": []}
+        voted_on = self._memory.polls.get(message.quoted_message_id or "") or Poll()
+        return {
+            "question": voted_on.question,
+            "options": list(voted_on.options),
+            "selected": list(poll.chosen_of(voted_on.options)),
         }
 
     def _status(self, update: MessageStatusUpdate) -> None:

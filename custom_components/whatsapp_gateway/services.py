@@ -87,6 +87,7 @@ from .gateway import (
     InvalidChatId,
     MediaKind,
     OutgoingMedia,
+    Poll,
     SentMessage,
     gateway_descriptor,
     parse_chat_id,
@@ -447,7 +448,10 @@ async def _send_poll(call: ServiceCall) -> ServiceResponse:
     multiple: bool = call.data[ATTR_MULTIPLE]
 
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
-        return await gateway.send_poll(target, question, options, multiple=multiple)
+        sent = await gateway.send_poll(target, question, options, multiple=multiple)
+        # Its votes will name the options chosen, even when the gateway cannot.
+        entry.runtime_data.inbound.remember_poll(sent.message_id, Poll(question, tuple(options)))
+        return sent
 
     return await _async_send(call, entry, send)
 

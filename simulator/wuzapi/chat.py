@@ -109,6 +109,7 @@ class ChatApi(Part):
             return failure(400, "at least 2 options are required")
         sent_id = message_id()
         user.sent.append({"endpoint": request.path, "id": sent_id, "body": body})
+        user.polls[sent_id] = [str(option) for option in options]
         text = "\n".join([str(body["header"]), *(f"○ {option}" for option in options)])
         user.chat.append(chat_line("out", sent_id, jid(str(body["group"])), text, kind="poll"))
         return envelope({"Details": "Poll sent successfully", "Id": sent_id})

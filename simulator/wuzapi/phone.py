@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from typing import Any
 
@@ -218,6 +219,7 @@ class PhoneControl(Part):
         forget = bool((await read_json(request)).get("forget", False))
         for user in self.server.users.values():
             self.server.stop_client(user)
+            user.polls.clear()
             if forget:
                 user.webhook, user.events, user.hmac_key = "", [], None
         return web.json_response([user.public() for user in self.server.users.values()])
@@ -336,6 +338,31 @@ class PhoneControl(Part):
         await self.server.emit(user, event)
         return event
 
+    def _vote(
+        self, user: WuzapiUser, body: dict[str, Any], info: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A vote on a poll, encrypted in the message.
+
+        Newer builds decrypt it into `pollVote`, naming the options where the poll is one they
+        sent since they started.
+        """
+        info["Type"] = "poll"
+        poll_id = str(body.get("poll_id", ""))
+        chosen = [str(option) for option in body.get("options") or ()]
+        if not self.config.old:
+            known = user.polls.get(poll_id, [])
+            extra["pollVote"] = {
+                "pollCreationMsgID": poll_id,
+                "selectedOptions": [option for option in chosen if option in known],
+                "selectedHashesB64": [
+                    base64.b64encode(hashlib.sha256(option.encode()).digest()).decode()
+                    for option in chosen
+                ],
+            }
+        key = {"remoteJID": info["Chat"], "fromMe": True, "ID": poll_id}
+        vote = {"encPayload": base64.b64encode(secrets.token_bytes(32)).decode(), "encIV": ""}
+        return {"pollUpdateMessage": {"pollCreationMessageKey": key, "vote": vote}}
+
     def _inbound_message(
         self,
         user: WuzapiUser,
@@ -402,6 +429,8 @@ class PhoneControl(Part):
                 protocol["editedMessage"] = {"conversation": text}
                 extra["edit"] = True
             return {"protocolMessage": protocol}
+        if kind == "vote":
+            return self._vote(user, body, info, extra)
         if kind == "poll":
             info["Type"] = "poll"
             options = [{"optionName": str(option)} for option in body.get("options", [])]

@@ -184,6 +184,8 @@ class WuzapiUser:
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
+    # The options of the polls sent, to name those a vote chose (in memory: lost at a restart).
+    polls: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def lid(self) -> str:

@@ -24,6 +24,7 @@ from custom_components.whatsapp_gateway.gateway import (
     MessageKind,
     MessageStatusUpdate,
     OutgoingMedia,
+    Poll,
     SessionEvent,
     SessionState,
     WuzapiGateway,
@@ -515,6 +516,9 @@ async def test_webhook_delivery_formats(
         assert gateway.verify_webhook(received.headers, without_token, secret) is not signed
 
 
+OPTS = ("yes", "no")
+
+
 async def test_inbound_message_kinds(
     simulator: SimulatorHandle, wuzapi: WuzapiGateway, webhook_sink: WebhookSink
 ) -> None:
@@ -568,7 +572,13 @@ async def test_inbound_message_kinds(
         "3EB0MINE",
     )
     poll = await inbound(kind="poll", text="Pizza?", options=["yes", "no"])
-    assert (poll.kind, poll.text) == (MessageKind.POLL, "Pizza?")
+    assert (poll.kind, poll.text, poll.poll) == (MessageKind.POLL, "Pizza?", Poll("Pizza?", OPTS))
+    # A vote on a poll wuzapi did not send: only the options' hashes, which the poll's matches.
+    vote = await inbound(kind="vote", poll_id=poll.message_id, options=["no"])
+    assert (vote.kind, vote.quoted_message_id) == (MessageKind.POLL_VOTE, poll.message_id)
+    assert vote.poll is not None and vote.poll.selected == ()
+    assert vote.poll.selected_hashes == ("k5Apjz+wxbFgSYk115yxOa7yjhxHNYtLu6YYYrnCblk=",)
+    assert vote.poll.chosen_of(OPTS) == ("no",)
     reply = await inbound(text="yes please", reply_to="3EB0Q1", quoted_text="Open?")
     assert (reply.text, reply.quoted_message_id) == ("yes please", "3EB0Q1")
     lid = await inbound(text="via lid", lid=True)

@@ -172,6 +172,7 @@ async def test_incoming_message(
         "location": None,
         "quoted_message_id": None,
         "mentions": [],
+        "poll": None,
         "timestamp": data["timestamp"],
     }
     last = state(hass, "sensor.home_last_message")

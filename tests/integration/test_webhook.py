@@ -66,6 +66,7 @@ EVENT_KEYS = {
     "location",
     "quoted_message_id",
     "mentions",
+    "poll",
     "timestamp",
 }
 
@@ -128,6 +129,7 @@ async def test_wuzapi_text_message(
         "location": None,
         "quoted_message_id": None,
         "mentions": [],
+        "poll": None,
         "timestamp": data["timestamp"],
     }
     assert data["timestamp"].endswith("+00:00")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+import hashlib
 import mimetypes
 from typing import Any
 
@@ -40,6 +43,8 @@ class Capability(StrEnum):
     CALLS = "calls"
     # The gateway tells whom a message mentions (@someone).
     MENTIONS = "mentions"
+    # The gateway reports votes on polls (which options were chosen).
+    POLL_VOTES = "poll_votes"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"
@@ -68,6 +73,7 @@ class MessageKind(StrEnum):
     CONTACT = "contact"
     REACTION = "reaction"
     POLL = "poll"
+    POLL_VOTE = "poll_vote"
     # An earlier message got a new text, or was deleted for everyone (quoted_message_id).
     EDIT = "edit"
     DELETE = "delete"
@@ -220,6 +226,34 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
+class Poll:
+    """A poll (kind poll), or a vote on one (kind poll_vote).
+
+    A vote names the options chosen where the gateway could read them, and otherwise gives
+    their SHA-256 hashes (base64), which whoever remembers the poll's options can match.
+    """
+
+    question: str | None = None
+    options: tuple[str, ...] = ()
+    selected: tuple[str, ...] = ()
+    selected_hashes: tuple[str, ...] = ()
+
+    def chosen_of(self, options: Sequence[str]) -> tuple[str, ...]:
+        """The options a vote chose: as named, else those of `options` whose hash it gives.
+
+        WhatsApp hashes an option as the SHA-256 of its text.
+        """
+        if self.selected or not self.selected_hashes:
+            return self.selected
+        hashes = set(self.selected_hashes)
+        return tuple(option for option in options if _option_hash(option) in hashes)
+
+
+def _option_hash(option: str) -> str:
+    return base64.b64encode(hashlib.sha256(option.encode()).digest()).decode()
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A message that arrived in one of the account's chats."""
 
@@ -242,6 +276,7 @@ class IncomingMessage:
     sender_lid: str | None = None
     # Whom the message mentions: phone digits, or a LID (…@lid) where no number was given.
     mentions: tuple[str, ...] = ()
+    poll: Poll | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 

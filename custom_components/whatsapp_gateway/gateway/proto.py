@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from . import payload as p
 from .chat_id import people_of
-from .models import MEDIA_MESSAGE_KINDS, Contact, Location, MessageKind
+from .models import MEDIA_MESSAGE_KINDS, Contact, Location, MessageKind, Poll
 
 # Message keys that carry content, and the kind each stands for.
 _CONTENT_KINDS: Final = {
@@ -71,6 +71,7 @@ class MessageContent:
     contact: Contact | None = None
     quoted_message_id: str | None = None
     mentions: tuple[str, ...] = ()
+    poll: Poll | None = None
 
 
 # protocolMessage types (WhatsApp's enum; Baileys may write the names).
@@ -116,7 +117,15 @@ def read_content(message: dict[str, Any]) -> MessageContent | None:
         contact = Contact(p.get_str(card, "displayName"), p.get_str(card, "vcard"))
         return MessageContent(kind, part, contact=contact, quoted_message_id=quoted)
     if kind is MessageKind.POLL:
-        return MessageContent(kind, part, text=p.get_str(part, "name"), quoted_message_id=quoted)
+        question = p.get_str(part, "name")
+        listed = p.get(part, "options")
+        options = tuple(
+            name
+            for option in (listed if isinstance(listed, list) else ())
+            if (name := p.get_str(option, "optionName")) is not None
+        )
+        poll = Poll(question, options)
+        return MessageContent(kind, part, text=question, quoted_message_id=quoted, poll=poll)
     if kind in MEDIA_MESSAGE_KINDS:
         # A caption can mention people too.
         mentions = people_of(p.get(context, "mentionedJID"))

@@ -48,12 +48,13 @@ from .models import (
     MessageStatusUpdate,
     OutgoingMedia,
     PhoneCheck,
+    Poll,
     SentMessage,
     SessionEvent,
     SessionState,
     SessionStatus,
 )
-from .proto import read_content
+from .proto import MessageContent, read_content
 
 # Events we subscribe to. Always sent explicitly: newer builds store an empty list as "none".
 SUBSCRIBED_EVENTS: Final = (
@@ -145,6 +146,7 @@ class WuzapiGateway(Gateway):
     capabilities = frozenset(
         {
             Capability.MENTIONS,
+            Capability.POLL_VOTES,
             Capability.REPLY,
             Capability.RECEIPTS,
             Capability.PAIRING_CODE,
@@ -772,7 +774,8 @@ class WuzapiGateway(Gateway):
 
     def _message_from(self, event: dict[str, Any], inner: Any) -> IncomingMessage | None:
         info = p.get_dict(inner, "Info")
-        content = read_content(p.get_dict(inner, "Message"))
+        vote = p.get_dict(event, "pollVote")
+        content = _vote_from(vote) if vote else read_content(p.get_dict(inner, "Message"))
         if content is None:
             return None
         message_id = p.require_str(info, "ID", what="message")
@@ -800,6 +803,7 @@ class WuzapiGateway(Gateway):
             contact=content.contact,
             quoted_message_id=content.quoted_message_id,
             mentions=content.mentions,
+            poll=content.poll,
             raw=event,
         )
 
@@ -946,6 +950,26 @@ def _check_old_build_media(media: OutgoingMedia, reply_to: str | None) -> None:
             "this wuzapi version (a May-2025 build) sends audio only as OGG/Opus voice notes; "
             f"convert the {media.mime_type} file, or update wuzapi"
         )
+
+
+def _vote_from(vote: dict[str, Any]) -> MessageContent | None:
+    """A poll vote, which newer builds decrypt into the webhook's `pollVote`.
+
+    The options are named where wuzapi still remembers the poll it sent (not after its
+    restart, nor for polls from others); the hashes always come.
+    """
+    poll_id = p.get_str(vote, "pollCreationMsgID")
+    if poll_id is None:
+        return None
+    poll = Poll(
+        selected=_strings(p.get(vote, "selectedOptions")),
+        selected_hashes=_strings(p.get(vote, "selectedHashesB64")),
+    )
+    return MessageContent(MessageKind.POLL_VOTE, vote, quoted_message_id=poll_id, poll=poll)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
 
 
 def _call_from(inner: Any, *, ended: bool) -> IncomingCall | None:
