@@ -1,4 +1,4 @@
-"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot).
+"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot, WAHA).
 
 Never a gateway for real use: it speaks the gateways' wire contracts with in-memory state and
 offers a control API (`/__emulator/…`) that plays the phone.
@@ -8,6 +8,7 @@ from .app import SIMULATOR_KEY, Simulator, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
+from .waha import WahaConfig
 from .wuzapi import WuzapiConfig
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "WaabotConfig",
+    "WahaConfig",
     "WuzapiConfig",
     "create_app",
 ]

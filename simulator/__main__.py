@@ -16,6 +16,7 @@ from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
+from .waha import ENGINES, WahaConfig
 from .wuzapi import BUILDS, WuzapiConfig
 
 
@@ -23,7 +24,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options; their defaults are those of the products' configurations."""
     defaults = SimulatorConfig()
     wuzapi, maytapi = defaults.wuzapi, defaults.maytapi
-    chatapi, waabot = defaults.chatapi, defaults.waabot
+    chatapi, waabot, waha = defaults.chatapi, defaults.waabot, defaults.waha
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
         description=__doc__,
@@ -71,6 +72,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     option("--chatapi-token", default=chatapi.token, help="the Chat-API instance's token")
     option("--waabot-email", default=waabot.email, help="the Waabot account's e-mail address")
     option("--waabot-password", default=waabot.password, help="the Waabot account's password")
+    option("--waha-api-key", default=waha.api_key, help="WAHA's API key")
+    option(
+        "--waha-tier",
+        choices=("PLUS", "CORE"),
+        default=waha.tier,
+        help="WAHA Plus signs webhook posts; WAHA Core cannot",
+    )
+    option("--waha-engine", choices=ENGINES, default=waha.engine, help="WAHA's engine")
     return parser.parse_args(argv)
 
 
@@ -94,6 +103,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         ),
         chatapi=ChatApiConfig(instance_id=args.chatapi_instance_id, token=args.chatapi_token),
         waabot=WaabotConfig(email=args.waabot_email, password=args.waabot_password),
+        waha=WahaConfig(api_key=args.waha_api_key, tier=args.waha_tier, engine=args.waha_engine),
     )
 
 

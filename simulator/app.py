@@ -12,9 +12,10 @@ from .common import Fault, Faults, WebhookSender, read_json
 from .maytapi import MaytapiConfig, MaytapiSimulator
 from .phones import Phone, PhonePage
 from .waabot import WaabotConfig, WaabotSimulator
+from .waha import WahaConfig, WahaSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
-PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot")
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha")
 
 
 @dataclass
@@ -26,6 +27,7 @@ class SimulatorConfig:
     maytapi: MaytapiConfig = field(default_factory=MaytapiConfig)
     chatapi: ChatApiConfig = field(default_factory=ChatApiConfig)
     waabot: WaabotConfig = field(default_factory=WaabotConfig)
+    waha: WahaConfig = field(default_factory=WahaConfig)
 
     def sign_in(self, url: str) -> dict[str, dict[str, str]]:
         """For each product served at `url`: what to enter in the integration's form."""
@@ -59,6 +61,7 @@ class Simulator:
         self.waabot = (
             WaabotSimulator(config.waabot, self.sender) if "waabot" in config.products else None
         )
+        self.waha = WahaSimulator(config.waha, self.sender) if "waha" in config.products else None
 
     def routes(self) -> list[web.RouteDef]:
         """Routes of the enabled products and the shared control API."""
@@ -74,9 +77,11 @@ class Simulator:
     @property
     def products(
         self,
-    ) -> list[WuzapiSimulator | MaytapiSimulator | ChatApiSimulator | WaabotSimulator]:
+    ) -> list[
+        WuzapiSimulator | MaytapiSimulator | ChatApiSimulator | WaabotSimulator | WahaSimulator
+    ]:
         """The products served."""
-        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot)
+        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot, self.waha)
         return [product for product in served if product is not None]
 
     def page_phones(self) -> list[Phone]:

@@ -18,6 +18,7 @@ from custom_components.whatsapp_gateway.gateway import (
     Gateway,
     MaytapiGateway,
     WaabotGateway,
+    WahaGateway,
     WuzapiGateway,
     create_gateway,
 )
@@ -26,6 +27,7 @@ from simulator import (
     MaytapiConfig,
     SimulatorConfig,
     WaabotConfig,
+    WahaConfig,
     WuzapiConfig,
     create_app,
 )
@@ -41,6 +43,7 @@ CHATAPI_INSTANCE = "424242"
 CHATAPI_TOKEN = "chatapi-token"
 WAABOT_EMAIL = "ha@example.com"
 WAABOT_PASSWORD = "sim-password"
+WAHA_KEY = "sim-waha-key"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -169,12 +172,14 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
         wuzapi: WuzapiConfig | None = None,
         maytapi: MaytapiConfig | None = None,
         waabot: WaabotConfig | None = None,
+        waha: WahaConfig | None = None,
     ) -> SimulatorHandle:
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
             maytapi=maytapi or MaytapiConfig(ack_interval=0),
             chatapi=ChatApiConfig(instance_id=CHATAPI_INSTANCE, token=CHATAPI_TOKEN),
             waabot=waabot or WaabotConfig(email=WAABOT_EMAIL, password=WAABOT_PASSWORD),
+            waha=waha or WahaConfig(api_key=WAHA_KEY),
         )
         app = create_app(config)
         server = TestServer(app, host="127.0.0.1")
@@ -247,6 +252,14 @@ def waabot(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> Waabot
     """A Waabot client for the simulator's first instance."""
     gateway = create_gateway("waabot", session, waabot_options(simulator))
     assert isinstance(gateway, WaabotGateway)
+    return gateway
+
+
+@pytest.fixture
+def waha(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> WahaGateway:
+    """A WAHA client for the simulator's session "default"."""
+    gateway = create_gateway("waha", session, {"url": simulator.url, "api_key": WAHA_KEY})
+    assert isinstance(gateway, WahaGateway)
     return gateway
 
 

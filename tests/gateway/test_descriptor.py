@@ -28,17 +28,18 @@ NO_SESSION = cast("aiohttp.ClientSession", None)
 
 
 def test_registry_order_and_lookup() -> None:
-    assert GATEWAY_KINDS == ("wuzapi", "maytapi", "chatapi", "waabot")
+    assert GATEWAY_KINDS == ("wuzapi", "maytapi", "chatapi", "waabot", "waha")
     assert [descriptor.name for descriptor in GATEWAYS] == [
         "wuzapi",
         "Maytapi",
         "Chat-API",
         "Waabot",
+        "WAHA",
     ]
     assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot"}
     assert {d.kind for d in GATEWAYS if d.accounts} == {"maytapi", "waabot"}
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'waha'"):
-        gateway_descriptor("waha")
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'evolution'"):
+        gateway_descriptor("evolution")
 
 
 @pytest.mark.parametrize("descriptor", GATEWAYS, ids=lambda descriptor: descriptor.kind)

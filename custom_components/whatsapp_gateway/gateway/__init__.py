@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from . import chatapi, maytapi, waabot, wuzapi
+from . import chatapi, maytapi, waabot, waha, wuzapi
 from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
 from .chatapi import ChatApiGateway, ChatApiOptions
@@ -62,6 +62,7 @@ from .models import (
     SessionStatus,
 )
 from .waabot import WaabotGateway, WaabotInstance, WaabotOptions
+from .waha import WahaGateway, WahaOptions
 from .wuzapi import WuzapiGateway, WuzapiOptions, WuzapiUser
 
 # Every product, in the order a user is offered them.
@@ -70,6 +71,7 @@ GATEWAYS: tuple[GatewayDescriptor[Any, Any], ...] = (
     maytapi.DESCRIPTOR,
     chatapi.DESCRIPTOR,
     waabot.DESCRIPTOR,
+    waha.DESCRIPTOR,
 )
 _BY_KIND = {descriptor.kind: descriptor for descriptor in GATEWAYS}
 GATEWAY_KINDS = tuple(_BY_KIND)
@@ -151,6 +153,8 @@ __all__ = [
     "WaabotGateway",
     "WaabotInstance",
     "WaabotOptions",
+    "WahaGateway",
+    "WahaOptions",
     "WebhookBodyReader",
     "WuzapiGateway",
     "WuzapiOptions",
