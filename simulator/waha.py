@@ -560,7 +560,7 @@ class WahaSimulator:
         line = self._own_line(session, request)
         if line is None or line["direction"] != "out":
             return nest_error(404, "Message not found", "Not Found")
-        line["deleted"] = True
+        line["text"], line["deleted"] = "", True
         session.sent.append({"endpoint": "delete", "id": line["id"], "body": {}})
         return web.json_response({})
 

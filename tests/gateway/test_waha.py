@@ -180,7 +180,7 @@ async def test_sends(
     }
     assert records[8]["body"] == {"chatId": f"{ANNA}@c.us", "presence": "recording"}
     shown = (await simulator.get("phones/waha/default"))["chat"]
-    assert (shown[0]["text"], shown[0].get("deleted")) == ("hello again", True)
+    assert (shown[0]["text"], shown[0]["edited"], shown[0]["deleted"]) == ("", True, True)
     [check] = await waha.check_phones([ANNA])
     assert (check.phone, check.on_whatsapp, check.chat_id) == (ANNA, True, f"{ANNA}@c.us")
 
@@ -351,6 +351,11 @@ async def test_webhook_config_keeps_other_webhooks(
     assert await waha.webhook_matches(webhook_sink.url, "hook-secret")
     assert mine["hmac"] == {"key": "hook-secret"}
     assert "message.edited" in mine["events"]
+    # Home Assistant at another address: our old webhook (the same path) is replaced.
+    moved = webhook_sink.url.replace("127.0.0.1", "localhost")
+    await waha.configure_webhook(moved, "hook-secret")
+    [info] = await simulator.get("waha/sessions")
+    assert [hook["url"] for hook in info["config"]["webhooks"]] == ["http://n8n.local/hook", moved]
 
 
 async def test_an_older_release_without_message_edited(

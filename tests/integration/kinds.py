@@ -46,6 +46,7 @@ from tests.conftest import (
     USER_TOKEN,
     WAABOT_EMAIL,
     WAABOT_PASSWORD,
+    WAHA_KEY,
     SimulatorHandle,
     waabot_options,
 )
@@ -408,10 +409,70 @@ class Waabot(Kind):
         return result
 
 
+class Waha(Kind):
+    """The simulator's WAHA server, session "default" (NOWEB, Plus: signed posts)."""
+
+    name = "waha"
+    phone = "31612345678"
+    person_server = "c.us"
+    secret_field = CONF_API_KEY
+    send_path = "/api/sendText"
+    status_path = "/api/sessions/default"
+    _control = "waha/sessions/default"
+
+    def entry_data(self) -> dict[str, Any]:
+        return {CONF_URL: self.simulator.url, CONF_API_KEY: WAHA_KEY, "session": "default"}
+
+    def credentials(self) -> dict[str, Any]:
+        return self.entry_data()
+
+    async def scan(self) -> None:
+        await self.simulator.control(
+            f"{self._control}/scan", {"number": self.phone, "name": "Home"}
+        )
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control(f"{self._control}/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control(f"{self._control}/inbound", message)
+
+    def message_id(self, given: str, chat: str | None = None) -> str:
+        if chat and chat.endswith("@g.us"):
+            return f"false_{chat}_{given}_{CONTACT}@c.us"
+        return f"false_{chat or self.chat_id()}_{given}"
+
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(f"{self._control}/webhooks", {"webhooks": []})
+
+    async def sent(self) -> list[Sent]:
+        result = []
+        for record in await self.simulator.get(f"{self._control}/sent"):
+            body = record["body"]
+            if record["endpoint"] not in (
+                "sendText",
+                "sendImage",
+                "sendFile",
+                "sendVideo",
+                "sendVoice",
+            ):
+                continue
+            file = body.get("file")
+            result.append(
+                Sent(
+                    body["chatId"].removesuffix("@c.us"),
+                    body.get("text"),
+                    from_data_url(file["data"], "file") if file else None,
+                )
+            )
+        return result
+
+
 KINDS: dict[str, type[Kind]] = {
     "wuzapi": Wuzapi,
     f"wuzapi-{OLD_BUILD}": WuzapiOldBuild,
     "maytapi": Maytapi,
     "chatapi": ChatApi,
     "waabot": Waabot,
+    "waha": Waha,
 }

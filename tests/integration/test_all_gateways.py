@@ -340,11 +340,13 @@ async def what_the_phone_got(kind: Kind) -> list[dict[str, Any]]:
 
 
 async def raw_sends(kind: Kind) -> list[dict[str, Any]]:
-    """The requests wuzapi or Maytapi got from Home Assistant, as they came."""
-    if kind.name == "wuzapi":
-        records: list[dict[str, Any]] = await kind.simulator.get(f"wuzapi/users/{USER_TOKEN}/sent")
-    else:
-        records = await kind.simulator.get(f"maytapi/phones/{PHONE_ID}/sent")
+    """The requests wuzapi, Maytapi or WAHA got from Home Assistant, as they came."""
+    path = {
+        "wuzapi": f"wuzapi/users/{USER_TOKEN}/sent",
+        "maytapi": f"maytapi/phones/{PHONE_ID}/sent",
+        "waha": "waha/sessions/default/sent",
+    }[kind.name]
+    records: list[dict[str, Any]] = await kind.simulator.get(path)
     return records
 
 
@@ -405,6 +407,11 @@ async def test_reactions(
         )
         removed, own = (record["body"] for record in (await raw_sends(kind))[1:])
         assert (removed["Body"], own["Id"], own["Body"]) == ("remove", "me:OWN1", "✅")
+    elif kind.name == "waha":
+        # WAHA's ids name the chat and the author: the id alone says which message.
+        assert reaction["body"] == {"session": "default", "messageId": asked, "reaction": "👍"}
+        await act(hass, "send_reaction", target=CONTACT, message_id=asked)
+        assert (await raw_sends(kind))[1]["body"]["reaction"] == ""
     else:
         body = reaction["body"]
         assert (body["type"], body["message"], body["reply_to"]) == ("reaction", "👍", asked)
@@ -429,11 +436,21 @@ async def test_mark_read(
         return
     await act(hass, "mark_read", **call_data)
     [marked] = await raw_sends(kind)
-    assert marked["endpoint"] == "/chat/markread"
-    assert marked["body"] == {"Id": [data["message_id"]], "Chat": group, "Sender": ANNA}
+    if kind.name == "waha":
+        path = "/api/sendSeen"
+        assert marked["body"] == {
+            "session": "default",
+            "chatId": group,
+            "messageId": data["message_id"],
+            "participant": f"{CONTACT}@c.us",
+        }
+    else:
+        path = "/chat/markread"
+        assert marked["endpoint"] == path
+        assert marked["body"] == {"Id": [data["message_id"]], "Chat": group, "Sender": ANNA}
 
     # The gateway's refusal names the chat.
-    await kind.simulator.fault(status=500, path="/chat/markread")
+    await kind.simulator.fault(status=500, path=path)
     with pytest.raises(HomeAssistantError) as failed:
         await act(hass, "mark_read", **call_data)
     assert str(failed.value).startswith(f"The WhatsApp gateway did not do this in {group}: ")
@@ -446,6 +463,8 @@ async def deliver(kind: Kind, message_id: str) -> None:
             f"wuzapi/users/{USER_TOKEN}/receipt",
             {"ids": [message_id], "chat": CONTACT, "state": "Delivered"},
         )
+    elif kind.name == "waha":
+        await kind.simulator.control("waha/sessions/default/ack", {"ids": [message_id], "ack": 2})
     else:
         await kind.simulator.control("maytapi/flush_acks")
 
@@ -579,6 +598,17 @@ async def test_typing(hass: HomeAssistant, kind: Kind, account: MockConfigEntry)
         return
     for state_name in ("typing", "recording", "paused"):
         await act(hass, "send_typing", target=chats, state=state_name)
+    if kind.name == "waha":
+        shown = [(r["body"]["chatId"], r["body"]["presence"]) for r in await raw_sends(kind)]
+        assert shown == [
+            (f"{CONTACT}@c.us", "typing"),
+            ("491700000003@c.us", "typing"),
+            (f"{CONTACT}@c.us", "recording"),
+            ("491700000003@c.us", "recording"),
+            (f"{CONTACT}@c.us", "paused"),
+            ("491700000003@c.us", "paused"),
+        ]
+        return
     shown = [
         (r["body"]["Phone"], r["body"]["State"], r["body"]["Media"]) for r in await raw_sends(kind)
     ]
@@ -605,15 +635,20 @@ async def test_polls(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) 
     [line] = await what_the_phone_got(kind)
     assert (line["kind"], line["text"]) == ("poll", "Pizza or pasta?\n○ Pizza\n○ Pasta")
     assert response["messages"][0]["message_id"] == line["id"]
-    with pytest.raises(ServiceValidationError) as refused:
+    if kind.name == "waha":  # WAHA's polls may take several answers
         await call(hass, "send_poll", **poll, multiple_answers=True)
-    assert (
-        str(refused.value)
-        == "wuzapi cannot do this: it does not support polls with several answers"
-    )
+        assert (await raw_sends(kind))[-1]["body"]["poll"]["multipleAnswers"] is True
+    else:
+        with pytest.raises(ServiceValidationError) as refused:
+            await call(hass, "send_poll", **poll, multiple_answers=True)
+        assert (
+            str(refused.value)
+            == "wuzapi cannot do this: it does not support polls with several answers"
+        )
+    sent = len(await what_the_phone_got(kind))
     with pytest.raises(probatio.Invalid):
         await call(hass, "send_poll", **{**poll, "options": ["Pizza"]})
-    assert len(await what_the_phone_got(kind)) == 1
+    assert len(await what_the_phone_got(kind)) == sent
 
 
 async def test_a_burst(hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus) -> None:
@@ -787,7 +822,7 @@ async def test_diagnostics_hold_no_secrets(
     """No credential, number or chat of the account appears in the diagnostics."""
     diagnostics = await async_get_config_entry_diagnostics(hass, account)
     text = json.dumps(diagnostics)
-    public = {"kind", "url", "product_id", "phone_id", OPTIONS_VERSION_KEY}
+    public = {"kind", "url", "product_id", "phone_id", "session", OPTIONS_VERSION_KEY}
     secrets = [value for key, value in account.data.items() if key not in public]
     for secret in [*secrets, kind.phone, CONTACT]:
         assert str(secret) not in text

@@ -432,10 +432,12 @@ class WahaGateway(Gateway):
         hook: dict[str, Any] = {"url": url, "events": [*WEBHOOK_EVENTS, *NEWER_EVENTS]}
         if secret and signs:
             hook["hmac"] = {"key": secret}
+        # Ours, also under an earlier address of Home Assistant: the same path (webhook id).
+        path = URL(url).path
         others = [
             other
             for other in p.get(config, "webhooks") or []
-            if isinstance(other, dict) and p.get_str(other, "url") != url
+            if isinstance(other, dict) and URL(p.get_str(other, "url") or "").path != path
         ]
         for events in (hook["events"], list(WEBHOOK_EVENTS)):
             config["webhooks"] = [*others, {**hook, "events": events}]
