@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 import json
 import logging
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from custom_components.whatsapp_gateway.gateway import (
     Gateway,
     GatewayResponseError,
     InboundEvent,
+    IncomingCall,
     IncomingMessage,
     MessageStatusUpdate,
     SessionEvent,
@@ -41,6 +43,7 @@ GATEWAYS: dict[str, Gateway] = {
         NO_SESSION,
         {"email": "e", "password": "p", "session_id": "s", "access_token": "a"},
     ),
+    "waha": create_gateway("waha", NO_SESSION, {"url": "http://waha:3000", "api_key": "k"}),
 }
 CHATAPI_PAYLOADS = [
     {
@@ -93,11 +96,66 @@ WAABOT_PAYLOADS = [
         ]
     },
 ]
+CAPTURED = Path(__file__).parents[3] / "shared" / "fixtures" / "gateways" / "captured"
+_WAHA_MESSAGE = {
+    "id": "false_491700000002@c.us_W1",
+    "timestamp": 1768469445,
+    "from": "491700000002@c.us",
+    "fromMe": False,
+    "to": "31612345678@c.us",
+    "participant": None,
+    "body": "door",
+    "hasMedia": True,
+    "media": {"url": "http://localhost:3000/api/files/default/W1.png", "mimetype": "image/png"},
+    "location": {"latitude": "52.5", "longitude": "13.4", "description": "Home"},
+    "replyTo": {"id": "Q1", "body": "hi"},
+    "_data": {
+        "key": {"id": "W1", "remoteJidAlt": "491700000002@s.whatsapp.net"},
+        "message": {"imageMessage": {"mimetype": "image/png", "caption": "door"}},
+        "pushName": "Anna",
+    },
+}
+WAHA_PAYLOADS = [
+    *(json.loads(path.read_bytes()) for path in sorted(CAPTURED.glob("waha-*.json"))),
+    {"event": "message.any", "session": "default", "payload": _WAHA_MESSAGE},
+    {
+        "event": "message",
+        "session": "default",
+        "payload": {**_WAHA_MESSAGE, "_data": {"type": "chat", "notifyName": "Anna"}},
+    },
+    {
+        "event": "message",
+        "session": "default",
+        "payload": {
+            **_WAHA_MESSAGE,
+            "_data": {"Info": {"SenderAlt": "1@s.whatsapp.net"}, "Message": {"conversation": "x"}},
+        },
+    },
+    {
+        "event": "message.reaction",
+        "payload": {**_WAHA_MESSAGE, "reaction": {"text": "👍", "messageId": "true_1@c.us_A"}},
+    },
+    {
+        "event": "message.revoked",
+        "payload": {"after": _WAHA_MESSAGE, "before": None, "revokedMessageId": "true_1@c.us_A"},
+    },
+    {"event": "message.edited", "payload": {**_WAHA_MESSAGE, "editedMessageId": "false_1@c.us_A"}},
+    {
+        "event": "poll.vote",
+        "payload": {
+            "vote": {**_WAHA_MESSAGE, "selectedOptions": ["yes"]},
+            "poll": {"id": "true_1@c.us_P", "to": "1@c.us", "fromMe": True},
+        },
+    },
+    {"event": "call.received", "payload": {"id": "C1", "from": "1@c.us", "timestamp": 1}},
+    {"event": "message.ack", "payload": {"id": "true_1@c.us_A", "ack": 2}},
+]
 PAYLOADS: dict[str, list[Any]] = {
     "wuzapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("wuzapi_*.json"))],
     "maytapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("maytapi_*.json"))],
     "chatapi": CHATAPI_PAYLOADS,
     "waabot": WAABOT_PAYLOADS,
+    "waha": WAHA_PAYLOADS,
 }
 EXAMPLES_PER_GATEWAY = 10_000
 
@@ -175,6 +233,15 @@ NAMED_KEYS = st.sampled_from(
         "chatId",
         "remoteJid",
         "type",
+        # WAHA's envelope and payloads
+        "event",
+        "payload",
+        "from",
+        "to",
+        "ack",
+        "status",
+        "selectedOptions",
+        "url",
     ]
 )
 
@@ -223,7 +290,7 @@ def bodies(draw: st.DrawFn, kind: str) -> tuple[dict[str, str], bytes]:
 
 def check_model(event: InboundEvent) -> None:
     """What comes out is a complete model whose text the event bus can serialise."""
-    assert isinstance(event, IncomingMessage | MessageStatusUpdate | SessionEvent)
+    assert isinstance(event, IncomingMessage | MessageStatusUpdate | SessionEvent | IncomingCall)
     if isinstance(event, IncomingMessage):
         assert isinstance(event.timestamp, datetime)
         assert event.timestamp.tzinfo is not None

@@ -8,6 +8,8 @@ event bus and the entities.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import random
 from typing import Any
@@ -21,6 +23,7 @@ import pytest
 from custom_components.whatsapp_gateway.const import EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from tests.conftest import FIXTURES, HMAC_KEY, StartSimulator
+from tests.gateway.test_parse_property import WAHA_PAYLOADS
 
 from .conftest import Bus, setup_entry, start_kind
 from .kinds import Kind
@@ -40,6 +43,7 @@ SAMPLES: dict[str, list[Any]] = {
             },
         }
     ],
+    "waha": WAHA_PAYLOADS,
 }
 
 
@@ -66,7 +70,7 @@ def body_for(rng: random.Random, kind: str) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot"])
+@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha"])
 async def test_generated_posts(
     hass: HomeAssistant,
     start_simulator: StartSimulator,
@@ -86,6 +90,10 @@ async def test_generated_posts(
         headers = {"Content-Type": content_type}
         if name == "wuzapi":
             headers["x-hmac-signature"] = hmac_sha256_hex(HMAC_KEY, body)
+        if name == "waha":  # WAHA Plus
+            headers["X-Webhook-Hmac"] = hmac.new(
+                HMAC_KEY.encode(), body, hashlib.sha512
+            ).hexdigest()
         response = await ha_client.post(
             f"/api/webhook/{entry.data['webhook_id']}", data=body, headers=headers
         )
