@@ -59,6 +59,7 @@ FURTHER_ACCOUNTS = (
     ("maytapi", "Maytapi (cloud service)", "491700000011"),
     ("chatapi", "Chat-API compatible instance", "491700000012"),
     ("waabot", "Waabot (cloud service)", "491700000013"),
+    ("waha", "WAHA (self-hosted)", "491700000015"),
     ("wuzapi", "wuzapi (self-hosted)", "491700000014"),
 )
 # Which of the forms after the credentials picks an account of the login, by its title.
@@ -242,6 +243,8 @@ class Steps:
                 if product == "wuzapi":
                     self.link_by_code(number)
                 else:
+                    if product == "waha":  # it offers a pairing code too: choose the QR
+                        self.ha.get_by_text("Scan a QR code").click()
                     expect(self.ha_qr).to_be_visible()
                     self.scan_on_phone(product, number)
                 self.finish()
