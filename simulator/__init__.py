@@ -1,4 +1,4 @@
-"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot, WAHA).
+"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot, WAHA, Evolution API).
 
 Never a gateway for real use: it speaks the gateways' wire contracts with in-memory state and
 offers a control API (`/__emulator/…`) that plays the phone.
@@ -6,6 +6,7 @@ offers a control API (`/__emulator/…`) that plays the phone.
 
 from .app import SIMULATOR_KEY, Simulator, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
+from .evolution import EvolutionConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
 from .waha import WahaConfig
@@ -14,6 +15,7 @@ from .wuzapi import WuzapiConfig
 __all__ = [
     "SIMULATOR_KEY",
     "ChatApiConfig",
+    "EvolutionConfig",
     "MaytapiConfig",
     "Simulator",
     "SimulatorConfig",

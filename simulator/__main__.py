@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
+from .evolution import EvolutionConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
 from .waha import ENGINES, WahaConfig
@@ -25,6 +26,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = SimulatorConfig()
     wuzapi, maytapi = defaults.wuzapi, defaults.maytapi
     chatapi, waabot, waha = defaults.chatapi, defaults.waabot, defaults.waha
+    evolution = defaults.evolution
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
         description=__doc__,
@@ -80,6 +82,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="WAHA Plus signs webhook posts; WAHA Core cannot",
     )
     option("--waha-engine", choices=ENGINES, default=waha.engine, help="WAHA's engine")
+    option("--evolution-api-key", default=evolution.api_key, help="Evolution API's global key")
     return parser.parse_args(argv)
 
 
@@ -104,6 +107,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         chatapi=ChatApiConfig(instance_id=args.chatapi_instance_id, token=args.chatapi_token),
         waabot=WaabotConfig(email=args.waabot_email, password=args.waabot_password),
         waha=WahaConfig(api_key=args.waha_api_key, tier=args.waha_tier, engine=args.waha_engine),
+        evolution=EvolutionConfig(api_key=args.evolution_api_key),
     )
 
 

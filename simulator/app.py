@@ -9,13 +9,14 @@ from aiohttp import web
 
 from .chatapi import ChatApiConfig, ChatApiSimulator
 from .common import Fault, Faults, WebhookSender, read_json
+from .evolution import EvolutionConfig, EvolutionSimulator
 from .maytapi import MaytapiConfig, MaytapiSimulator
 from .phones import Phone, PhonePage
 from .waabot import WaabotConfig, WaabotSimulator
 from .waha import WahaConfig, WahaSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
-PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha")
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution")
 
 
 @dataclass
@@ -28,6 +29,7 @@ class SimulatorConfig:
     chatapi: ChatApiConfig = field(default_factory=ChatApiConfig)
     waabot: WaabotConfig = field(default_factory=WaabotConfig)
     waha: WahaConfig = field(default_factory=WahaConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
 
     def sign_in(self, url: str) -> dict[str, dict[str, str]]:
         """For each product served at `url`: what to enter in the integration's form."""
@@ -62,6 +64,11 @@ class Simulator:
             WaabotSimulator(config.waabot, self.sender) if "waabot" in config.products else None
         )
         self.waha = WahaSimulator(config.waha, self.sender) if "waha" in config.products else None
+        self.evolution = (
+            EvolutionSimulator(config.evolution, self.sender)
+            if "evolution" in config.products
+            else None
+        )
 
     def routes(self) -> list[web.RouteDef]:
         """Routes of the enabled products and the shared control API."""
@@ -78,10 +85,15 @@ class Simulator:
     def products(
         self,
     ) -> list[
-        WuzapiSimulator | MaytapiSimulator | ChatApiSimulator | WaabotSimulator | WahaSimulator
+        WuzapiSimulator
+        | MaytapiSimulator
+        | ChatApiSimulator
+        | WaabotSimulator
+        | WahaSimulator
+        | EvolutionSimulator
     ]:
         """The products served."""
-        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot, self.waha)
+        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot, self.waha, self.evolution)
         return [product for product in served if product is not None]
 
     def page_phones(self) -> list[Phone]:

@@ -15,6 +15,7 @@ import pytest
 
 from custom_components.whatsapp_gateway.gateway import (
     ChatApiGateway,
+    EvolutionGateway,
     Gateway,
     MaytapiGateway,
     WaabotGateway,
@@ -24,6 +25,7 @@ from custom_components.whatsapp_gateway.gateway import (
 )
 from simulator import (
     ChatApiConfig,
+    EvolutionConfig,
     MaytapiConfig,
     SimulatorConfig,
     WaabotConfig,
@@ -44,6 +46,7 @@ CHATAPI_TOKEN = "chatapi-token"
 WAABOT_EMAIL = "ha@example.com"
 WAABOT_PASSWORD = "sim-password"
 WAHA_KEY = "sim-waha-key"
+EVOLUTION_KEY = "sim-evolution-key"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -173,6 +176,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
         maytapi: MaytapiConfig | None = None,
         waabot: WaabotConfig | None = None,
         waha: WahaConfig | None = None,
+        evolution: EvolutionConfig | None = None,
     ) -> SimulatorHandle:
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
@@ -180,6 +184,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
             chatapi=ChatApiConfig(instance_id=CHATAPI_INSTANCE, token=CHATAPI_TOKEN),
             waabot=waabot or WaabotConfig(email=WAABOT_EMAIL, password=WAABOT_PASSWORD),
             waha=waha or WahaConfig(api_key=WAHA_KEY),
+            evolution=evolution or EvolutionConfig(api_key=EVOLUTION_KEY),
         )
         app = create_app(config)
         server = TestServer(app, host="127.0.0.1")
@@ -260,6 +265,18 @@ def waha(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> WahaGate
     """A WAHA client for the simulator's session "default"."""
     gateway = create_gateway("waha", session, {"url": simulator.url, "api_key": WAHA_KEY})
     assert isinstance(gateway, WahaGateway)
+    return gateway
+
+
+@pytest.fixture
+def evolution(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> EvolutionGateway:
+    """An Evolution API client for the instance "home-assistant" (not created yet)."""
+    gateway = create_gateway(
+        "evolution",
+        session,
+        {"url": simulator.url, "api_key": EVOLUTION_KEY, "instance": "home-assistant"},
+    )
+    assert isinstance(gateway, EvolutionGateway)
     return gateway
 
 

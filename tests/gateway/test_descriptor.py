@@ -28,18 +28,19 @@ NO_SESSION = cast("aiohttp.ClientSession", None)
 
 
 def test_registry_order_and_lookup() -> None:
-    assert GATEWAY_KINDS == ("wuzapi", "maytapi", "chatapi", "waabot", "waha")
+    assert GATEWAY_KINDS == ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution")
     assert [descriptor.name for descriptor in GATEWAYS] == [
         "wuzapi",
         "Maytapi",
         "Chat-API",
         "Waabot",
         "WAHA",
+        "Evolution API",
     ]
     assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot"}
     assert {d.kind for d in GATEWAYS if d.accounts} == {"maytapi", "waabot"}
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'evolution'"):
-        gateway_descriptor("evolution")
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'greenapi'"):
+        gateway_descriptor("greenapi")
 
 
 @pytest.mark.parametrize("descriptor", GATEWAYS, ids=lambda descriptor: descriptor.kind)

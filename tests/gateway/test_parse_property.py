@@ -44,6 +44,11 @@ GATEWAYS: dict[str, Gateway] = {
         {"email": "e", "password": "p", "session_id": "s", "access_token": "a"},
     ),
     "waha": create_gateway("waha", NO_SESSION, {"url": "http://waha:3000", "api_key": "k"}),
+    "evolution": create_gateway(
+        "evolution",
+        NO_SESSION,
+        {"url": "http://evolution:8080", "api_key": "k", "instance": "home-assistant"},
+    ),
 }
 CHATAPI_PAYLOADS = [
     {
@@ -150,12 +155,63 @@ WAHA_PAYLOADS = [
     {"event": "call.received", "payload": {"id": "C1", "from": "1@c.us", "timestamp": 1}},
     {"event": "message.ack", "payload": {"id": "true_1@c.us_A", "ack": 2}},
 ]
+_EVOLUTION_MESSAGE = {
+    "key": {
+        "remoteJid": "120363000000000001@g.us",
+        "fromMe": False,
+        "id": "3EB0E1",
+        "participant": "162495633350918@lid",
+        "senderPn": "557321009983@s.whatsapp.net",
+    },
+    "pushName": "Ana",
+    "message": {
+        "imageMessage": {"mimetype": "image/png", "caption": "door", "contextInfo": {}},
+        "base64": "iVBORw0KGgo=",
+    },
+    "messageType": "imageMessage",
+    "messageTimestamp": 1768469445,
+}
+EVOLUTION_PAYLOADS = [
+    *(json.loads(path.read_bytes()) for path in sorted(CAPTURED.glob("evolution-*.json"))),
+    {"event": "messages.upsert", "instance": "home-assistant", "data": _EVOLUTION_MESSAGE},
+    {
+        "event": "MESSAGES_UPDATE",
+        "instance": "home-assistant",
+        "data": {
+            "keyId": "3EB0A",
+            "remoteJid": "1@s.whatsapp.net",
+            "fromMe": True,
+            "status": "READ",
+        },
+    },
+    {
+        "event": "messages.delete",
+        "instance": "home-assistant",
+        "data": {"remoteJid": "1@s.whatsapp.net", "fromMe": False, "id": "3EB0B"},
+    },
+    {
+        "event": "qrcode.updated",
+        "instance": "home-assistant",
+        "data": {"qrcode": {"base64": "data:image/png;base64,iVBORw0KGgo=", "code": "2@x"}},
+    },
+    {
+        "event": "connection.update",
+        "instance": "home-assistant",
+        "data": {"state": "open", "wuid": "5511912345678@s.whatsapp.net", "statusReason": 200},
+    },
+    {
+        "event": "call",
+        "instance": "home-assistant",
+        "data": {"id": "C1", "from": "1@s.whatsapp.net", "status": "offer", "date": "2026-01-01"},
+    },
+]
 PAYLOADS: dict[str, list[Any]] = {
     "wuzapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("wuzapi_*.json"))],
     "maytapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("maytapi_*.json"))],
     "chatapi": CHATAPI_PAYLOADS,
     "waabot": WAABOT_PAYLOADS,
     "waha": WAHA_PAYLOADS,
+    "evolution": EVOLUTION_PAYLOADS,
 }
 EXAMPLES_PER_GATEWAY = 10_000
 
@@ -242,6 +298,11 @@ NAMED_KEYS = st.sampled_from(
         "status",
         "selectedOptions",
         "url",
+        "data",
+        "key",
+        "message",
+        "state",
+        "base64",
     ]
 )
 

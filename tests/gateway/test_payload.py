@@ -124,5 +124,7 @@ def test_create_gateway_checks_its_options() -> None:
         create_gateway("maytapi", session, {"product_id": "p", "api_key": ""})
     with pytest.raises(ValueError, match="The waha gateway needs the option 'url'"):
         create_gateway("waha", session, {})
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'evolution'"):
-        create_gateway("evolution", session, {})
+    with pytest.raises(ValueError, match="The evolution gateway needs the option 'api_key'"):
+        create_gateway("evolution", session, {"url": "http://e"})
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'greenapi'"):
+        create_gateway("greenapi", session, {})

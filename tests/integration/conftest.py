@@ -199,7 +199,7 @@ async def start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
     """Open the flow and pick the gateway."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["wuzapi", "maytapi", "chatapi", "waabot", "waha"]
+    assert result["menu_options"] == ["wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution"]
     result = await configure(hass, result, {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind

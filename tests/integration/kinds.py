@@ -40,6 +40,7 @@ from tests.conftest import (
     API_KEY,
     CHATAPI_INSTANCE,
     CHATAPI_TOKEN,
+    EVOLUTION_KEY,
     HMAC_KEY,
     PHONE_ID,
     PRODUCT_ID,
@@ -468,6 +469,63 @@ class Waha(Kind):
         return result
 
 
+class Evolution(Kind):
+    """The simulator's Evolution API server, instance "home-assistant" (created by the flow)."""
+
+    name = "evolution"
+    phone = "5511912345678"
+    unlinked_state = "logged_out"  # the socket closes with reason 401
+    secret_field = CONF_API_KEY
+    send_path = "/message/sendText/home-assistant"
+    status_path = "/instance/fetchInstances"
+    _control = "evolution/instances/home-assistant"
+
+    def entry_data(self) -> dict[str, Any]:
+        return {
+            CONF_URL: self.simulator.url,
+            CONF_API_KEY: EVOLUTION_KEY,
+            "instance": "home-assistant",
+        }
+
+    def credentials(self) -> dict[str, Any]:
+        return self.entry_data()
+
+    async def scan(self) -> None:
+        await self.simulator.control(
+            f"{self._control}/scan", {"number": self.phone, "name": "Home"}
+        )
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control(f"{self._control}/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control(f"{self._control}/inbound", message)
+
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(f"{self._control}/webhook", {"url": ""})
+
+    async def sent(self) -> list[Sent]:
+        result = []
+        for record in await self.simulator.get(f"{self._control}/sent"):
+            body = record["body"]
+            if record["endpoint"] not in (
+                "sendText",
+                "sendMedia",
+                "sendWhatsAppAudio",
+                "sendSticker",
+            ):
+                continue
+            data = body.get("media") or body.get("audio") or body.get("sticker")
+            result.append(
+                Sent(
+                    body["number"],
+                    body.get("text"),
+                    from_data_url(data, "file") if data else None,
+                )
+            )
+        return result
+
+
 KINDS: dict[str, type[Kind]] = {
     "wuzapi": Wuzapi,
     f"wuzapi-{OLD_BUILD}": WuzapiOldBuild,
@@ -475,4 +533,5 @@ KINDS: dict[str, type[Kind]] = {
     "chatapi": ChatApi,
     "waabot": Waabot,
     "waha": Waha,
+    "evolution": Evolution,
 }

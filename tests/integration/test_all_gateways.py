@@ -345,6 +345,7 @@ async def raw_sends(kind: Kind) -> list[dict[str, Any]]:
         "wuzapi": f"wuzapi/users/{USER_TOKEN}/sent",
         "maytapi": f"maytapi/phones/{PHONE_ID}/sent",
         "waha": "waha/sessions/default/sent",
+        "evolution": "evolution/instances/home-assistant/sent",
     }[kind.name]
     records: list[dict[str, Any]] = await kind.simulator.get(path)
     return records
@@ -412,6 +413,17 @@ async def test_reactions(
         assert reaction["body"] == {"session": "default", "messageId": asked, "reaction": "👍"}
         await act(hass, "send_reaction", target=CONTACT, message_id=asked)
         assert (await raw_sends(kind))[1]["body"]["reaction"] == ""
+    elif kind.name == "evolution":
+        # Baileys' key: the chat, whose message it is, its id.
+        await act(
+            hass, "send_reaction", target=CONTACT, message_id="OWN1", emoji="✅", from_me=True
+        )
+        theirs, own = (record["body"] for record in await raw_sends(kind))
+        assert theirs == {
+            "key": {"remoteJid": ANNA, "fromMe": False, "id": asked},
+            "reaction": "👍",
+        }
+        assert (own["key"]["fromMe"], own["key"]["id"]) == (True, "OWN1")
     else:
         body = reaction["body"]
         assert (body["type"], body["message"], body["reply_to"]) == ("reaction", "👍", asked)
@@ -444,6 +456,10 @@ async def test_mark_read(
             "messageId": data["message_id"],
             "participant": f"{CONTACT}@c.us",
         }
+    elif kind.name == "evolution":
+        path = "/chat/markMessageAsRead/home-assistant"
+        key = {"id": data["message_id"], "fromMe": False, "remoteJid": group}
+        assert marked["body"] == {"readMessages": [key]}
     else:
         path = "/chat/markread"
         assert marked["endpoint"] == path
@@ -463,8 +479,9 @@ async def deliver(kind: Kind, message_id: str) -> None:
             f"wuzapi/users/{USER_TOKEN}/receipt",
             {"ids": [message_id], "chat": CONTACT, "state": "Delivered"},
         )
-    elif kind.name == "waha":
-        await kind.simulator.control("waha/sessions/default/ack", {"ids": [message_id], "ack": 2})
+    elif kind.name in ("waha", "evolution"):
+        path = {"waha": "waha/sessions/default", "evolution": "evolution/instances/home-assistant"}
+        await kind.simulator.control(f"{path[kind.name]}/ack", {"ids": [message_id], "ack": 2})
     else:
         await kind.simulator.control("maytapi/flush_acks")
 
@@ -598,15 +615,17 @@ async def test_typing(hass: HomeAssistant, kind: Kind, account: MockConfigEntry)
         return
     for state_name in ("typing", "recording", "paused"):
         await act(hass, "send_typing", target=chats, state=state_name)
-    if kind.name == "waha":
-        shown = [(r["body"]["chatId"], r["body"]["presence"]) for r in await raw_sends(kind)]
+    if kind.name in ("waha", "evolution"):
+        chat = "chatId" if kind.name == "waha" else "number"
+        shown = [
+            (r["body"][chat].removesuffix("@c.us"), r["body"]["presence"])
+            for r in await raw_sends(kind)
+        ]
+        names = {"typing": "composing"} if kind.name == "evolution" else {}
         assert shown == [
-            (f"{CONTACT}@c.us", "typing"),
-            ("491700000003@c.us", "typing"),
-            (f"{CONTACT}@c.us", "recording"),
-            ("491700000003@c.us", "recording"),
-            (f"{CONTACT}@c.us", "paused"),
-            ("491700000003@c.us", "paused"),
+            (number, names.get(state_name, state_name))
+            for state_name in ("typing", "recording", "paused")
+            for number in (CONTACT, "491700000003")
         ]
         return
     shown = [
@@ -635,9 +654,12 @@ async def test_polls(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) 
     [line] = await what_the_phone_got(kind)
     assert (line["kind"], line["text"]) == ("poll", "Pizza or pasta?\n○ Pizza\n○ Pasta")
     assert response["messages"][0]["message_id"] == line["id"]
-    if kind.name == "waha":  # WAHA's polls may take several answers
+    if kind.name == "waha":  # WAHA's and Evolution's polls take several answers
         await call(hass, "send_poll", **poll, multiple_answers=True)
         assert (await raw_sends(kind))[-1]["body"]["poll"]["multipleAnswers"] is True
+    elif kind.name == "evolution":
+        await call(hass, "send_poll", **poll, multiple_answers=True)
+        assert (await raw_sends(kind))[-1]["body"]["selectableCount"] == 2
     else:
         with pytest.raises(ServiceValidationError) as refused:
             await call(hass, "send_poll", **poll, multiple_answers=True)
@@ -822,7 +844,7 @@ async def test_diagnostics_hold_no_secrets(
     """No credential, number or chat of the account appears in the diagnostics."""
     diagnostics = await async_get_config_entry_diagnostics(hass, account)
     text = json.dumps(diagnostics)
-    public = {"kind", "url", "product_id", "phone_id", "session", OPTIONS_VERSION_KEY}
+    public = {"kind", "url", "product_id", "phone_id", "session", "instance", OPTIONS_VERSION_KEY}
     secrets = [value for key, value in account.data.items() if key not in public]
     for secret in [*secrets, kind.phone, CONTACT]:
         assert str(secret) not in text

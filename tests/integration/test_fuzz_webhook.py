@@ -23,7 +23,7 @@ import pytest
 from custom_components.whatsapp_gateway.const import EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from tests.conftest import FIXTURES, HMAC_KEY, StartSimulator
-from tests.gateway.test_parse_property import WAHA_PAYLOADS
+from tests.gateway.test_parse_property import EVOLUTION_PAYLOADS, WAHA_PAYLOADS
 
 from .conftest import Bus, setup_entry, start_kind
 from .kinds import Kind
@@ -44,6 +44,7 @@ SAMPLES: dict[str, list[Any]] = {
         }
     ],
     "waha": WAHA_PAYLOADS,
+    "evolution": EVOLUTION_PAYLOADS,
 }
 
 
@@ -70,7 +71,7 @@ def body_for(rng: random.Random, kind: str) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha"])
+@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha", "evolution"])
 async def test_generated_posts(
     hass: HomeAssistant,
     start_simulator: StartSimulator,

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from . import chatapi, maytapi, waabot, waha, wuzapi
+from . import chatapi, evolution, maytapi, waabot, waha, wuzapi
 from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
 from .chatapi import ChatApiGateway, ChatApiOptions
@@ -37,6 +37,7 @@ from .errors import (
     NationalNumber,
     NotTheGateway,
 )
+from .evolution import EvolutionGateway, EvolutionOptions
 from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
 from .models import (
@@ -72,6 +73,7 @@ GATEWAYS: tuple[GatewayDescriptor[Any, Any], ...] = (
     chatapi.DESCRIPTOR,
     waabot.DESCRIPTOR,
     waha.DESCRIPTOR,
+    evolution.DESCRIPTOR,
 )
 _BY_KIND = {descriptor.kind: descriptor for descriptor in GATEWAYS}
 GATEWAY_KINDS = tuple(_BY_KIND)
@@ -117,6 +119,8 @@ __all__ = [
     "CredentialField",
     "CredentialsIncomplete",
     "DeliveryStatus",
+    "EvolutionGateway",
+    "EvolutionOptions",
     "FieldType",
     "Gateway",
     "GatewayAuthError",

@@ -7,12 +7,22 @@ through, with the same field names (only the case of a few keys differs, e.g. `s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from . import payload as p
-from .chat_id import people_of
-from .models import MEDIA_MESSAGE_KINDS, Contact, Location, MessageKind, Poll
+from .chat_id import canonical_jid, lid_of, people_of, phone_of
+from .models import (
+    MEDIA_MESSAGE_KINDS,
+    Contact,
+    InboundMedia,
+    IncomingMessage,
+    Location,
+    MessageKind,
+    Poll,
+)
 
 # Message keys that carry content, and the kind each stands for.
 _CONTENT_KINDS: Final = {
@@ -149,6 +159,50 @@ def _change_of(protocol: dict[str, Any]) -> MessageContent | None:
         text = (edited.text or edited.caption) if edited is not None else None
         return MessageContent(MessageKind.EDIT, protocol, text=text, quoted_message_id=changed)
     return None
+
+
+def described_media(part: dict[str, Any]) -> InboundMedia:
+    """A media message's type and file name, as its protobuf part gives them."""
+    return InboundMedia(mime_type=p.get_str(part, "mimetype"), filename=p.get_str(part, "fileName"))
+
+
+def baileys_message(
+    item: dict[str, Any], media_of: Callable[[MessageContent], InboundMedia]
+) -> IncomingMessage | None:
+    """A Baileys `WebMessageInfo` (`key`, `message`, `pushName`, `messageTimestamp`).
+
+    None for protocol noise. `media_of` describes a media message's file the way the
+    gateway delivers it.
+    """
+    key = p.get_dict(item, "key")
+    content = read_content(p.get_dict(item, "message"))
+    if content is None:
+        return None
+    chat = p.require_str(key, "remoteJid", what="message key")
+    sender_id = p.get_str(key, "participant") or chat
+    # Baileys names the number of a sender it addresses by LID in these (newer builds).
+    alternative = p.get_str(key, "participantPn", "senderPn", "remoteJidAlt", "participantAlt")
+    return IncomingMessage(
+        message_id=p.require_str(key, "id", what="message key"),
+        chat_id=canonical_jid(chat),
+        sender=phone_of(sender_id) or phone_of(alternative),
+        sender_lid=lid_of(sender_id, alternative),
+        sender_id=sender_id,
+        sender_name=p.get_str(item, "pushName"),
+        is_group=chat.endswith("@g.us"),
+        from_me=p.get_bool(key, "fromMe"),
+        kind=content.kind,
+        timestamp=p.parse_timestamp(p.get(item, "messageTimestamp")) or datetime.now(UTC),
+        text=content.text,
+        caption=content.caption,
+        media=media_of(content) if content.kind in MEDIA_MESSAGE_KINDS else None,
+        location=content.location,
+        contact=content.contact,
+        quoted_message_id=content.quoted_message_id,
+        mentions=content.mentions,
+        poll=content.poll,
+        raw=item,
+    )
 
 
 def _unwrap(content: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 import hmac
 from typing import Any, Final
 
@@ -17,7 +16,7 @@ import aiohttp
 
 from . import payload as p
 from .base import Gateway, Response
-from .chat_id import ChatId, canonical_jid, lid_of, parse_chat_id, phone_of
+from .chat_id import ChatId, canonical_jid, parse_chat_id, phone_of
 from .chatapi import web_message_from
 from .descriptor import (
     PRIVATE,
@@ -31,10 +30,8 @@ from .descriptor import (
 from .errors import GatewayAuthError, GatewayResponseError
 from .media import from_data_url, sniff_image
 from .models import (
-    MEDIA_MESSAGE_KINDS,
     Capability,
     InboundEvent,
-    InboundMedia,
     IncomingMessage,
     LoginQr,
     MediaKind,
@@ -43,7 +40,7 @@ from .models import (
     SessionState,
     SessionStatus,
 )
-from .proto import read_content
+from .proto import baileys_message, described_media
 
 DEFAULT_URL: Final = "https://api.waabot.com/api/v1"
 WEBHOOK_EVENTS: Final = ("onMessage", "onAnyMessage")
@@ -421,41 +418,8 @@ def _payload_items(answer: Any) -> list[dict[str, Any]]:
 
 
 def _baileys_message_from(item: dict[str, Any]) -> IncomingMessage | None:
-    key = p.get_dict(item, "key")
-    content = read_content(p.get_dict(item, "message"))
-    if content is None:
-        return None
-    chat = p.require_str(key, "remoteJid", what="message key")
-    sender_id = p.get_str(key, "participant") or chat
-    # Baileys names the number of a sender it addresses by LID in these (newer builds).
-    alternative = p.get_str(key, "participantPn", "senderPn", "remoteJidAlt", "participantAlt")
-    media: InboundMedia | None = None
-    if content.kind in MEDIA_MESSAGE_KINDS:
-        # The URL in the message points at encrypted bytes: only describe the file.
-        media = InboundMedia(
-            mime_type=p.get_str(content.part, "mimetype"),
-            filename=p.get_str(content.part, "fileName"),
-        )
-    return IncomingMessage(
-        message_id=p.require_str(key, "id", what="message key"),
-        chat_id=canonical_jid(chat),
-        sender=phone_of(sender_id) or phone_of(alternative),
-        sender_lid=lid_of(sender_id, alternative),
-        sender_id=sender_id,
-        sender_name=p.get_str(item, "pushName"),
-        is_group=chat.endswith("@g.us"),
-        from_me=p.get_bool(key, "fromMe"),
-        kind=content.kind,
-        timestamp=p.parse_timestamp(p.get(item, "messageTimestamp")) or datetime.now(UTC),
-        text=content.text,
-        caption=content.caption,
-        media=media,
-        location=content.location,
-        contact=content.contact,
-        quoted_message_id=content.quoted_message_id,
-        mentions=content.mentions,
-        raw=item,
-    )
+    # The URL in the message points at encrypted bytes: only describe the file.
+    return baileys_message(item, lambda content: described_media(content.part))
 
 
 def _wire_target(chat: ChatId) -> str:
