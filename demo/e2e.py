@@ -60,6 +60,7 @@ FURTHER_ACCOUNTS = (
     ("chatapi", "Chat-API compatible instance", "491700000012"),
     ("waabot", "Waabot (cloud service)", "491700000013"),
     ("waha", "WAHA (self-hosted)", "491700000015"),
+    ("evolution", "Evolution API (self-hosted)", "491700000016"),
     ("wuzapi", "wuzapi (self-hosted)", "491700000014"),
 )
 # Which of the forms after the credentials picks an account of the login, by its title.
@@ -243,7 +244,7 @@ class Steps:
                 if product == "wuzapi":
                     self.link_by_code(number)
                 else:
-                    if product == "waha":  # it offers a pairing code too: choose the QR
+                    if product in ("waha", "evolution"):  # a pairing code too: choose the QR
                         self.ha.get_by_text("Scan a QR code").click()
                     expect(self.ha_qr).to_be_visible()
                     self.scan_on_phone(product, number)
