@@ -649,6 +649,8 @@ class EvolutionSimulator:
         if body.get("lid"):
             key["senderPn"] = person
         kind = str(body.get("kind", "text"))
+        if kind == "vote":
+            return await self._vote(instance, body, key)
         if kind == "delete":
             deleted = {**key, "id": str(body.get("target_id", ""))}
             await self.emit(instance, "messages.delete", deleted)
@@ -726,6 +728,32 @@ class EvolutionSimulator:
             instance.chat.append(inbound_line(body, key["id"], key["remoteJid"], person))
         await self.emit(instance, "messages.upsert", data_out)
         return data_out
+
+    async def _vote(
+        self, instance: EvolutionInstance, body: dict[str, Any], key: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A vote on a poll we sent: Evolution posts the poll's whole tally.
+
+        Its status is DELETED, as for every update that is not an ack.
+        """
+        poll_id = str(body.get("poll_id", ""))
+        poll = next((s for s in instance.sent if s["id"] == poll_id), None)
+        values = [str(v) for v in (poll["body"].get("values") if poll else None) or []]
+        chosen = {str(o) for o in body.get("options") or []}
+        voter = key["participant"] if "participant" in key else key["remoteJid"]
+        data = {
+            "keyId": poll_id,
+            "remoteJid": key["remoteJid"],
+            "fromMe": True,
+            "participant": None,
+            "status": "DELETED",
+            "pollUpdates": [
+                {"name": value, "voters": [voter] if value in chosen else []} for value in values
+            ],
+            "instanceId": instance.id,
+        }
+        await self.emit(instance, "messages.update", data)
+        return data
 
     async def control_ack(self, request: web.Request) -> web.Response:
         """The recipient got or read messages: {ids, ack: 2 (delivered) | 3 (read)}."""

@@ -346,3 +346,24 @@ def test_bodies_that_are_not_envelopes(evolution: EvolutionGateway, body: bytes)
 def test_bodies_that_say_nothing_new(evolution: EvolutionGateway, data: dict[str, object]) -> None:
     """Pending acks, others' read marks, events we do not use, protocol noise."""
     assert evolution.parse_webhook({}, json.dumps(data).encode()) == []
+
+
+def test_votes_come_as_a_tally(evolution: EvolutionGateway) -> None:
+    """In a direct chat the voter is the contact: the options listing them are chosen. In a
+    group the tally does not tell who just voted: no event."""
+    tally = [
+        {"name": "Pizza", "voters": [f"{ANNA}@s.whatsapp.net"]},
+        {"name": "Pasta", "voters": ["5511912345678@s.whatsapp.net"]},
+    ]
+    update = {"keyId": "3EB0P", "fromMe": True, "status": "DELETED", "pollUpdates": tally}
+    direct = {"event": "messages.update", "data": {**update, "remoteJid": f"{ANNA}@s.whatsapp.net"}}
+    [vote] = evolution.parse_webhook({}, json.dumps(direct).encode())
+    assert isinstance(vote, IncomingMessage)
+    assert (vote.kind, vote.quoted_message_id, vote.sender) == (
+        MessageKind.POLL_VOTE,
+        "3EB0P",
+        ANNA,
+    )
+    assert vote.poll is not None and vote.poll.selected == ("Pizza",)
+    group = {"event": "messages.update", "data": {**update, "remoteJid": "120363000000000001@g.us"}}
+    assert evolution.parse_webhook({}, json.dumps(group).encode()) == []

@@ -185,6 +185,17 @@ EVOLUTION_PAYLOADS = [
         },
     },
     {
+        "event": "messages.update",
+        "instance": "home-assistant",
+        "data": {
+            "keyId": "3EB0P",
+            "remoteJid": "557321009983@s.whatsapp.net",
+            "fromMe": True,
+            "status": "DELETED",
+            "pollUpdates": [{"name": "yes", "voters": ["557321009983@s.whatsapp.net"]}],
+        },
+    },
+    {
         "event": "messages.delete",
         "instance": "home-assistant",
         "data": {"remoteJid": "1@s.whatsapp.net", "fromMe": False, "id": "3EB0B"},

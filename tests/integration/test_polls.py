@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.whatsapp_gateway.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.inbound import SAVE_DELAY
-from tests.conftest import USER_TOKEN, SimulatorHandle
+from tests.conftest import USER_TOKEN, SimulatorHandle, StartSimulator
 
-from .conftest import Bus, pair_wuzapi_user, poll, setup_entry, state, wuzapi_entry
+from .conftest import (
+    Bus,
+    pair_wuzapi_user,
+    poll,
+    setup_entry,
+    start_kind,
+    state,
+    wuzapi_entry,
+)
 
 ANNA = "491700000002"
 BERT = "491700000003"
@@ -117,3 +127,32 @@ async def test_the_saved_polls_are_used_after_a_restart(
     await write(simulator, **{"from": BERT}, kind="vote", poll_id="OLD", options=["Tomorrow"])
     await hass.async_block_till_done()
     assert received[0].data["poll"]["selected"] == ["Tomorrow"]
+
+
+@pytest.mark.parametrize("name", ["wuzapi", "waha", "evolution"])
+async def test_a_vote_on_our_poll_on_every_gateway_that_reports_votes(
+    hass: HomeAssistant,
+    start_simulator: StartSimulator,
+    ha_client: TestClient,
+    bus: Bus,
+    name: str,
+) -> None:
+    """Whatever the gateway's shape of a vote (wuzapi's decrypted pollVote, WAHA's poll.vote,
+    Evolution's tally), the event names the option chosen and the poll's question."""
+    kind = await start_kind(name, start_simulator)
+    await kind.link()
+    await setup_entry(hass, kind.entry())
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    poll_id = await send_poll(hass)
+    await kind.receive(hass, kind="vote", poll_id=poll_id, options=["Pasta"], **{"from": ANNA})
+    [vote] = received
+    assert (vote.data["kind"], vote.data["text"], vote.data["sender"]) == (
+        "poll_vote",
+        "Pasta",
+        ANNA,
+    )
+    assert vote.data["poll"] == {
+        "question": QUESTION,
+        "options": ["Pizza", "Pasta"],
+        "selected": ["Pasta"],
+    }

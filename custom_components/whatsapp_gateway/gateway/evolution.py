@@ -40,6 +40,7 @@ from .models import (
     MessageStatusUpdate,
     OutgoingMedia,
     PhoneCheck,
+    Poll,
     SentMessage,
     SessionEvent,
     SessionState,
@@ -99,6 +100,7 @@ class EvolutionGateway(Gateway):
             Capability.DELETE,
             Capability.TYPING,
             Capability.POLL,
+            Capability.POLL_VOTES,
             Capability.CALLS,
             Capability.MENTIONS,
             Capability.CHECK_PHONE,
@@ -567,7 +569,42 @@ def _media_of(data: dict[str, Any], content: MessageContent) -> InboundMedia:
     )
 
 
-def _status_from(data: dict[str, Any]) -> MessageStatusUpdate | None:
+def _vote_from(data: dict[str, Any], tally: list[Any]) -> IncomingMessage | None:
+    """A vote in a direct chat, where the voter is the chat's contact.
+
+    Evolution sends the poll's tally (`pollUpdates`: each option with its voters).
+    """
+    poll_id, chat = p.get_str(data, "keyId"), p.get_str(data, "remoteJid")
+    if poll_id is None or chat is None or chat.endswith("@g.us"):
+        return None  # in a group the tally does not tell who just voted
+    voter = canonical_jid(chat)
+    selected = tuple(
+        name
+        for option in tally
+        if (name := p.get_str(option, "name")) is not None
+        and voter in {canonical_jid(v) for v in p.get(option, "voters") or [] if isinstance(v, str)}
+    )
+    return IncomingMessage(
+        message_id=f"{poll_id}:vote:{voter}:{','.join(selected)}",
+        chat_id=voter,
+        sender=phone_of(chat),
+        sender_lid=lid_of(chat),
+        sender_id=chat,
+        sender_name=None,
+        is_group=False,
+        from_me=False,
+        kind=MessageKind.POLL_VOTE,
+        timestamp=datetime.now(UTC),
+        quoted_message_id=poll_id,
+        poll=Poll(selected=selected),
+        raw=data,
+    )
+
+
+def _status_from(data: dict[str, Any]) -> InboundEvent | None:
+    tally = p.get(data, "pollUpdates")
+    if isinstance(tally, list) and tally:
+        return _vote_from(data, tally)
     status = _STATUSES.get(p.get_str(data, "status") or "")
     message_id = p.get_str(data, "keyId") or p.get_str(p.get_dict(data, "key"), "id")
     if status is None or message_id is None or not p.get_bool(data, "fromMe"):
