@@ -69,6 +69,7 @@ class EvolutionInstance:
     profile_name: str = ""
     qr_count: int = 0
     pairing_code: str = ""
+    pairing_phone: str = ""  # the number the pairing code was asked for
     webhook: dict[str, Any] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
@@ -279,6 +280,7 @@ class EvolutionSimulator:
         instance.state = "connecting"
         instance.qr_count += 1
         if number:
+            instance.pairing_phone = number
             instance.pairing_code = "".join(
                 secrets.choice("ABCDEFGHJKLMNPQRSTVWXYZ23456789") for _ in range(8)
             )
@@ -856,7 +858,7 @@ class EvolutionPhone(Phone):
         if not expected or code.replace("-", "").upper() != expected:
             raise conflict("that is not the code WhatsApp asked for")
         self.instance.pairing_code = ""
-        await self.simulator.link(self.instance, "", name)
+        await self.simulator.link(self.instance, self.instance.pairing_phone, name)
 
     async def write(self, message: dict[str, Any]) -> str:
         """A contact writes."""

@@ -109,6 +109,7 @@ class WahaSession:
     push_name: str = ""
     qr_serial: int = 0
     pairing_code: str = ""
+    pairing_phone: str = ""  # the number the pairing code was asked for
     sent: list[dict[str, Any]] = field(default_factory=list)
     chat: list[dict[str, Any]] = field(default_factory=list)  # the phone page's conversation
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -403,7 +404,7 @@ class WahaSimulator:
         if not phone:
             return nest_error(400, ["phoneNumber must be a string"], "Bad Request")
         code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTVWXYZ23456789") for _ in range(8))
-        session.pairing_code = code
+        session.pairing_code, session.pairing_phone = code, phone
         return web.json_response({"code": f"{code[:4]}-{code[4:]}"})
 
     # Sending
@@ -872,7 +873,7 @@ class WahaPhone(Phone):
         expected = self.session.pairing_code
         if not expected or code.replace("-", "").upper() != expected:
             raise conflict("that is not the code WhatsApp asked for")
-        await self.simulator.link(self.session, "", name)
+        await self.simulator.link(self.session, self.session.pairing_phone, name)
 
     async def write(self, message: dict[str, Any]) -> str:
         """A contact writes."""

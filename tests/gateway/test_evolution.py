@@ -98,10 +98,11 @@ async def test_instance_lifecycle(
 
 async def test_pairing_code(simulator: SimulatorHandle, evolution: EvolutionGateway) -> None:
     await evolution.connect()
-    code = await evolution.request_pairing_code("+55 11 91234-5678")
+    code = await evolution.request_pairing_code("+55 11 91234-5670")
     assert len(code) == 8
     await simulator.control("phones/evolution/home-assistant/code", {"code": code})
-    assert (await evolution.status()).state is SessionState.CONNECTED
+    status = await evolution.status()
+    assert (status.state, status.phone) == (SessionState.CONNECTED, "5511912345670")
 
 
 async def test_an_instance_token_opens_its_instance_only(

@@ -93,11 +93,12 @@ async def test_session_lifecycle(
 
 async def test_pairing_code(simulator: SimulatorHandle, waha: WahaGateway) -> None:
     await waha.connect()
-    code = await waha.request_pairing_code("+31 6 12345678")
+    code = await waha.request_pairing_code("+31 6 12345670")
     assert len(code) == 9 and code[4] == "-"
     [session] = await simulator.get("waha/sessions")
     await simulator.control(f"phones/waha/{session['name']}/code", {"code": code, "name": "Home"})
-    assert (await waha.status()).state is SessionState.CONNECTED
+    status = await waha.status()
+    assert (status.state, status.phone) == (SessionState.CONNECTED, "31612345670")
 
 
 async def test_a_failed_session_is_restarted(

@@ -113,6 +113,34 @@ async def test_flow_links_by_qr(
     assert state(hass, session).state == "connected"
 
 
+async def test_flow_links_by_pairing_code(hass: HomeAssistant, kind: Kind) -> None:
+    """Where the gateway offers it, link with phone number instead: the dialog shows the
+    code, the phone types it, and the entry is made."""
+    result = await to_credentials(hass, kind, kind.credentials())
+    if Capability.PAIRING_CODE not in gateway_capabilities(kind.name):
+        assert result["type"] is not FlowResultType.MENU  # straight to the QR code (or a slot)
+        return
+    result = await configure(hass, result, {"next_step_id": "pairing_code"})
+    result = await configure(hass, result, {"phone": f"+{kind.phone}"})
+    assert (result["type"], result["progress_action"]) == (
+        FlowResultType.SHOW_PROGRESS,
+        "enter_code",
+    )
+    code = result["description_placeholders"]["code"]
+    [phone] = [
+        p
+        for p in await kind.simulator.get("phones")
+        if p["product"] == kind.name and p["awaiting_code"]
+    ]
+    await kind.simulator.control(
+        f"phones/{kind.name}/{phone['id']}/code", {"code": code, "name": "Home"}
+    )
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == kind.account()
+
+
 async def test_flow_errors(hass: HomeAssistant, kind: Kind) -> None:
     """A wrong secret is marked on its box (Waabot does not say whether the e-mail address or
     the password was wrong: there the whole form); an address where nothing answers is
