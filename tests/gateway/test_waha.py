@@ -91,6 +91,21 @@ async def test_session_lifecycle(
     assert SessionState.CONNECTED in states and states[-1] is SessionState.PAIRING
 
 
+async def test_setting_the_same_webhook_again_does_not_restart_the_session(
+    simulator: SimulatorHandle, waha: WahaGateway, webhook_sink: WebhookSink
+) -> None:
+    """Home Assistant sets its webhook at every start; WAHA restarts a session whose config
+    changes, so an unchanged one is not saved again."""
+    await link(simulator, waha, webhook_sink)
+    while not webhook_sink.queue.empty():
+        await webhook_sink.next()
+    await waha.configure_webhook(webhook_sink.url, "hook-secret")
+    assert webhook_sink.queue.empty()  # no session.status: nothing restarted
+    await waha.configure_webhook(webhook_sink.url, "another-secret")
+    received = await webhook_sink.next()
+    assert json.loads(received.body)["payload"]["status"] == "STOPPED"
+
+
 async def test_pairing_code(simulator: SimulatorHandle, waha: WahaGateway) -> None:
     await waha.connect()
     code = await waha.request_pairing_code("+31 6 12345670")

@@ -439,7 +439,11 @@ class WahaGateway(Gateway):
             for other in p.get(config, "webhooks") or []
             if isinstance(other, dict) and URL(p.get_str(other, "url") or "").path != path
         ]
-        for events in (hook["events"], list(WEBHOOK_EVENTS)):
+        choices = (hook["events"], list(WEBHOOK_EVENTS))
+        current = [h for h in p.get(config, "webhooks") or [] if h not in others]
+        if any(current == [{**hook, "events": events}] for events in choices):
+            return  # as wanted already: saving it again would restart the session
+        for events in choices:
             config["webhooks"] = [*others, {**hook, "events": events}]
             try:
                 await self._save_config(config, exists=info is not None)
