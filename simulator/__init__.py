@@ -1,12 +1,14 @@
-"""A test double of WhatsApp HTTP gateways (wuzapi, Maytapi, Chat-API, Waabot, WAHA, Evolution API).
+"""A test double of the WhatsApp HTTP gateways the integration speaks to.
 
-Never a gateway for real use: it speaks the gateways' wire contracts with in-memory state and
-offers a control API (`/__emulator/…`) that plays the phone.
+wuzapi, Maytapi, Chat-API, Waabot, WAHA, Evolution API and GREEN-API. Never a gateway for
+real use: it speaks the gateways' wire contracts with in-memory state and offers a control
+API (`/__emulator/…`) that plays the phone.
 """
 
 from .app import SIMULATOR_KEY, Simulator, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .evolution import EvolutionConfig
+from .greenapi import GreenApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
 from .waha import WahaConfig
@@ -16,6 +18,7 @@ __all__ = [
     "SIMULATOR_KEY",
     "ChatApiConfig",
     "EvolutionConfig",
+    "GreenApiConfig",
     "MaytapiConfig",
     "Simulator",
     "SimulatorConfig",

@@ -15,6 +15,7 @@ from aiohttp import web
 from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
 from .evolution import EvolutionConfig
+from .greenapi import GreenApiConfig
 from .maytapi import MaytapiConfig
 from .waabot import WaabotConfig
 from .waha import ENGINES, WahaConfig
@@ -26,7 +27,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = SimulatorConfig()
     wuzapi, maytapi = defaults.wuzapi, defaults.maytapi
     chatapi, waabot, waha = defaults.chatapi, defaults.waabot, defaults.waha
-    evolution = defaults.evolution
+    evolution, greenapi = defaults.evolution, defaults.greenapi
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
         description=__doc__,
@@ -83,6 +84,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     option("--waha-engine", choices=ENGINES, default=waha.engine, help="WAHA's engine")
     option("--evolution-api-key", default=evolution.api_key, help="Evolution API's global key")
+    option("--greenapi-id", default=greenapi.id_instance, help="the GREEN-API instance's id")
+    option("--greenapi-token", default=greenapi.api_token, help="the GREEN-API instance's token")
     return parser.parse_args(argv)
 
 
@@ -108,6 +111,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         waabot=WaabotConfig(email=args.waabot_email, password=args.waabot_password),
         waha=WahaConfig(api_key=args.waha_api_key, tier=args.waha_tier, engine=args.waha_engine),
         evolution=EvolutionConfig(api_key=args.evolution_api_key),
+        greenapi=GreenApiConfig(id_instance=args.greenapi_id, api_token=args.greenapi_token),
     )
 
 

@@ -10,13 +10,14 @@ from aiohttp import web
 from .chatapi import ChatApiConfig, ChatApiSimulator
 from .common import Fault, Faults, WebhookSender, read_json
 from .evolution import EvolutionConfig, EvolutionSimulator
+from .greenapi import GreenApiConfig, GreenApiSimulator
 from .maytapi import MaytapiConfig, MaytapiSimulator
 from .phones import Phone, PhonePage
 from .waabot import WaabotConfig, WaabotSimulator
 from .waha import WahaConfig, WahaSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
-PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution")
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution", "greenapi")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SimulatorConfig:
     waabot: WaabotConfig = field(default_factory=WaabotConfig)
     waha: WahaConfig = field(default_factory=WahaConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    greenapi: GreenApiConfig = field(default_factory=GreenApiConfig)
 
     def sign_in(self, url: str) -> dict[str, dict[str, str]]:
         """For each product served at `url`: what to enter in the integration's form."""
@@ -69,6 +71,11 @@ class Simulator:
             if "evolution" in config.products
             else None
         )
+        self.greenapi = (
+            GreenApiSimulator(config.greenapi, self.sender)
+            if "greenapi" in config.products
+            else None
+        )
 
     def routes(self) -> list[web.RouteDef]:
         """Routes of the enabled products and the shared control API."""
@@ -91,9 +98,18 @@ class Simulator:
         | WaabotSimulator
         | WahaSimulator
         | EvolutionSimulator
+        | GreenApiSimulator
     ]:
         """The products served."""
-        served = (self.wuzapi, self.maytapi, self.chatapi, self.waabot, self.waha, self.evolution)
+        served = (
+            self.wuzapi,
+            self.maytapi,
+            self.chatapi,
+            self.waabot,
+            self.waha,
+            self.evolution,
+            self.greenapi,
+        )
         return [product for product in served if product is not None]
 
     def page_phones(self) -> list[Phone]:

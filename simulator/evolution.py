@@ -620,7 +620,7 @@ class EvolutionSimulator:
     async def link(self, instance: EvolutionInstance, number: str, name: str) -> None:
         """The phone linked the instance."""
         if instance.state != "connecting" or instance.owner:
-            raise conflict("this instance is not waiting for the phone")
+            raise conflict("this instance is not showing a QR code")
         instance.owner = "".join(ch for ch in number or "5511912345678" if ch.isdigit())
         instance.profile_name = name
         instance.pairing_code = ""

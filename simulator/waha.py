@@ -642,7 +642,7 @@ class WahaSimulator:
     async def link(self, session: WahaSession, number: str, name: str) -> None:
         """The phone linked the session (by QR code or pairing code)."""
         if session.status != "SCAN_QR_CODE":
-            raise conflict("this session is not waiting for the phone")
+            raise conflict("this session is not showing a QR code")
         session.number = "".join(ch for ch in number or "31612345678" if ch.isdigit())
         session.push_name = name
         session.pairing_code = ""

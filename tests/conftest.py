@@ -17,6 +17,7 @@ from custom_components.whatsapp_gateway.gateway import (
     ChatApiGateway,
     EvolutionGateway,
     Gateway,
+    GreenApiGateway,
     MaytapiGateway,
     WaabotGateway,
     WahaGateway,
@@ -26,6 +27,7 @@ from custom_components.whatsapp_gateway.gateway import (
 from simulator import (
     ChatApiConfig,
     EvolutionConfig,
+    GreenApiConfig,
     MaytapiConfig,
     SimulatorConfig,
     WaabotConfig,
@@ -47,6 +49,8 @@ WAABOT_EMAIL = "ha@example.com"
 WAABOT_PASSWORD = "sim-password"
 WAHA_KEY = "sim-waha-key"
 EVOLUTION_KEY = "sim-evolution-key"
+GREEN_ID = "1101000001"
+GREEN_TOKEN = "sim-green-token"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -177,6 +181,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
         waabot: WaabotConfig | None = None,
         waha: WahaConfig | None = None,
         evolution: EvolutionConfig | None = None,
+        greenapi: GreenApiConfig | None = None,
     ) -> SimulatorHandle:
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
@@ -185,6 +190,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
             waabot=waabot or WaabotConfig(email=WAABOT_EMAIL, password=WAABOT_PASSWORD),
             waha=waha or WahaConfig(api_key=WAHA_KEY),
             evolution=evolution or EvolutionConfig(api_key=EVOLUTION_KEY),
+            greenapi=greenapi or GreenApiConfig(id_instance=GREEN_ID, api_token=GREEN_TOKEN),
         )
         app = create_app(config)
         server = TestServer(app, host="127.0.0.1")
@@ -277,6 +283,19 @@ def evolution(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> Evo
         {"url": simulator.url, "api_key": EVOLUTION_KEY, "instance": "home-assistant"},
     )
     assert isinstance(gateway, EvolutionGateway)
+    return gateway
+
+
+def greenapi_options(simulator: SimulatorHandle) -> dict[str, str]:
+    """Options of a GREEN-API client for the simulator's instance."""
+    return {"url": simulator.url, "id_instance": GREEN_ID, "api_token": GREEN_TOKEN}
+
+
+@pytest.fixture
+def greenapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> GreenApiGateway:
+    """A GREEN-API client for the simulator's instance."""
+    gateway = create_gateway("greenapi", session, greenapi_options(simulator))
+    assert isinstance(gateway, GreenApiGateway)
     return gateway
 
 

@@ -66,7 +66,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> 
     router = InboundRouter(hass, entry, coordinator, memory)
     channel: InboundChannel = (
         MessagePoller(hass, entry, gateway, router)
-        if uses_polling(entry)
+        if uses_polling(hass, entry)
         else WebhookReceiver(hass, entry, gateway, router)
     )
     entry.runtime_data = WhatsAppRuntimeData(

@@ -31,8 +31,9 @@ UNLINKED_STATES = frozenset({SessionState.LOGGED_OUT, SessionState.PAIRING})
 class InboundChannel(Protocol):
     """How messages reach an entry: the gateway posts them, or we poll for them."""
 
-    # Whether delivery receipts come this way (a gateway's posts carry them, polls do not).
-    carries_receipts: bool
+    @property
+    def carries_receipts(self) -> bool:
+        """Whether delivery receipts come this way (posts carry them, some polls too)."""
 
     async def async_start(self) -> None:
         """Get ready before the entities are set up; nothing is handed on yet."""

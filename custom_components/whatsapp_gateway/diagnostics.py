@@ -10,7 +10,7 @@ from homeassistant.helpers import issue_registry as ir
 from .const import CONF_CHAT_ID, CONF_CLOUDHOOK_URL, CONF_WEBHOOK_SECRET, DOMAIN
 from .coordinator import WhatsAppConfigEntry
 from .gateway import GATEWAYS
-from .polling import uses_polling
+from .polling import MessagePoller
 from .webhook import gateway_is_local, issue_id, unsigned_issue_id
 
 # Every gateway's secrets and account names, and the integration's own.
@@ -60,7 +60,7 @@ async def async_get_config_entry_diagnostics(
                 "last_update_success": runtime.coordinator.last_update_success,
             },
             "inbound": {
-                "polling": uses_polling(entry),
+                "polling": isinstance(runtime.channel, MessagePoller),
                 # How a post is known to be the gateway's: hmac, token or secret_url.
                 "webhook_auth": gateway.webhook_auth,
                 "messages_remembered": len(runtime.inbound.messages),

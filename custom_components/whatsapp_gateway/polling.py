@@ -23,22 +23,29 @@ from .const import (
     InboundMode,
 )
 from .coordinator import WhatsAppConfigEntry
-from .gateway import Capability, Gateway, GatewayError, gateway_capabilities
+from .gateway import Capability, Gateway, GatewayError, gateway_descriptor
 from .inbound import InboundRouter
+from .webhook import reachable
 
 STORAGE_VERSION = 1
+# Polls in a row while the gateway keeps handing out events; then the timer takes over.
+MAX_BATCHES_PER_POLL = 50
 
 
-def uses_polling(entry: WhatsAppConfigEntry) -> bool:
+def uses_polling(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
     """Whether messages of this entry are polled instead of pushed to the webhook.
 
     A gateway that can be polled is polled unless the user chose the webhook: its message log
-    survives outages and restarts on both sides, which a webhook post does not.
+    survives outages and restarts on both sides, which a webhook post does not. Some (GREEN-API)
+    are polled automatically only when they cannot reach Home Assistant.
     """
-    if Capability.POLLING not in gateway_capabilities(entry.data[CONF_KIND]):
+    descriptor = gateway_descriptor(entry.data[CONF_KIND])
+    if Capability.POLLING not in descriptor.capabilities:
         return False
     mode = InboundMode(entry.options.get(CONF_INBOUND_MODE, InboundMode.AUTO))
-    return mode is not InboundMode.WEBHOOK
+    if mode is not InboundMode.AUTO:
+        return mode is InboundMode.POLLING
+    return not (descriptor.gateway.polls_unless_reachable and reachable(hass, entry))
 
 
 def cursor_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -48,8 +55,6 @@ def cursor_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
 
 class MessagePoller:
     """Asks the gateway for new messages at an interval, backing off while it fails."""
-
-    carries_receipts = False
 
     def __init__(
         self,
@@ -69,6 +74,11 @@ class MessagePoller:
         self._cancel_timer: CALLBACK_TYPE | None = None
         self._stopped = False
 
+    @property
+    def carries_receipts(self) -> bool:
+        """Whether the polls bring delivery receipts (a queue does, a message log not)."""
+        return self._gateway.receipts_when_polled
+
     async def async_start(self) -> None:
         """Load the saved position."""
         stored = await self._store.async_load()
@@ -76,6 +86,14 @@ class MessagePoller:
 
     async def async_start_receiving(self) -> None:
         """Poll once now; the next polls follow on a timer."""
+        try:
+            await self._gateway.prepare_polling()
+        except GatewayError as err:
+            LOGGER.warning(
+                "Could not switch %s to keeping its messages for polling: %s",
+                self._entry.title,
+                err,
+            )
         self._entry.async_on_unload(self._async_stop)
         # Stopping Home Assistant unloads nothing, but its HTTP session goes: stop polling.
         # (A plain listener: removing a fired one-time listener at unload would log an error.)
@@ -102,6 +120,22 @@ class MessagePoller:
         )
 
     async def _async_poll(self) -> None:
+        """Poll, and again at once while the gateway hands out more.
+
+        A queue gives one notification at a time; each batch's cursor is saved after its
+        events fired.
+        """
+        for _ in range(MAX_BATCHES_PER_POLL):
+            if not await self._async_poll_once() or self._stopped:
+                break
+        else:
+            self._schedule(0)
+            return
+        if not self._failures:
+            self._schedule(self._interval)
+
+    async def _async_poll_once(self) -> bool:
+        """One poll; whether it brought events (and so there may be more)."""
         try:
             events, cursor = await self._gateway.poll_events(self._cursor)
         except GatewayError as err:
@@ -114,16 +148,17 @@ class MessagePoller:
                     err,
                 )
             self._schedule(delay)
-            return
+            return False
         if self._failures:
             LOGGER.info("Polling %s for messages works again", self._entry.title)
             self._failures = 0
         self._router.health.delivered()
         self._router.async_dispatch(events)
-        if cursor != self._cursor:
+        moved = cursor != self._cursor
+        if moved:
             self._cursor = cursor
             await self._store.async_save({"cursor": cursor})
-        self._schedule(self._interval)
+        return bool(events) and moved
 
     def _schedule(self, delay: float) -> None:
         if not self._stopped:

@@ -139,6 +139,17 @@ def gateway_is_local(entry: WhatsAppConfigEntry) -> bool:
     return address.is_private or address.is_loopback or address.is_link_local
 
 
+def reachable(hass: HomeAssistant, entry: WhatsAppConfigEntry) -> bool:
+    """Whether the entry's gateway has a way in to Home Assistant (a URL, or the cloud)."""
+    local = gateway_is_local(entry)
+    try:
+        webhook.async_generate_url(hass, "x", allow_internal=local, prefer_external=not local)
+    except NoURLAvailableError:
+        cloud = _cloud(hass)
+        return cloud is not None and cloud.async_active_subscription(hass)
+    return True
+
+
 def _cloud(hass: HomeAssistant) -> ModuleType | None:
     """Home Assistant Cloud, when it is set up."""
     if "cloud" not in hass.config.components:

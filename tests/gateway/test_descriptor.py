@@ -28,7 +28,15 @@ NO_SESSION = cast("aiohttp.ClientSession", None)
 
 
 def test_registry_order_and_lookup() -> None:
-    assert GATEWAY_KINDS == ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution")
+    assert GATEWAY_KINDS == (
+        "wuzapi",
+        "maytapi",
+        "chatapi",
+        "waabot",
+        "waha",
+        "evolution",
+        "greenapi",
+    )
     assert [descriptor.name for descriptor in GATEWAYS] == [
         "wuzapi",
         "Maytapi",
@@ -36,11 +44,12 @@ def test_registry_order_and_lookup() -> None:
         "Waabot",
         "WAHA",
         "Evolution API",
+        "GREEN-API",
     ]
-    assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot"}
+    assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot", "greenapi"}
     assert {d.kind for d in GATEWAYS if d.accounts} == {"maytapi", "waabot"}
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'greenapi'"):
-        gateway_descriptor("greenapi")
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'cloudapi'"):
+        gateway_descriptor("cloudapi")
 
 
 @pytest.mark.parametrize("descriptor", GATEWAYS, ids=lambda descriptor: descriptor.kind)

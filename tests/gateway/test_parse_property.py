@@ -49,6 +49,9 @@ GATEWAYS: dict[str, Gateway] = {
         NO_SESSION,
         {"url": "http://evolution:8080", "api_key": "k", "instance": "home-assistant"},
     ),
+    "greenapi": create_gateway(
+        "greenapi", NO_SESSION, {"id_instance": "1101000001", "api_token": "t"}
+    ),
 }
 CHATAPI_PAYLOADS = [
     {
@@ -216,6 +219,42 @@ EVOLUTION_PAYLOADS = [
         "data": {"id": "C1", "from": "1@s.whatsapp.net", "status": "offer", "date": "2026-01-01"},
     },
 ]
+GREENAPI_PAYLOADS = [
+    *(json.loads(path.read_bytes()) for path in sorted(CAPTURED.glob("greenapi-*.json"))),
+    {
+        "typeWebhook": "incomingMessageReceived",
+        "instanceData": {"idInstance": 1101000001},
+        "timestamp": 1768469445,
+        "idMessage": "BAE5V",
+        "senderData": {"chatId": "120363000000000001@g.us", "sender": "79040865149@c.us"},
+        "messageData": {
+            "typeMessage": "pollUpdateMessage",
+            "pollMessageData": {
+                "stanzaId": "BAE5P",
+                "name": "Pizza?",
+                "votes": [{"optionName": "yes", "optionVoters": ["79040865149@c.us"]}],
+            },
+        },
+    },
+    {
+        "typeWebhook": "incomingMessageReceived",
+        "idMessage": "BAE5W",
+        "senderData": {"chatId": "79040865149@c.us", "sender": "79040865149@c.us"},
+        "messageData": {
+            "typeMessage": "pollMessage",
+            "pollMessageData": {"name": "When?", "options": [{"optionName": "now"}]},
+        },
+    },
+    {
+        "typeWebhook": "incomingMessageReceived",
+        "idMessage": "BAE5X",
+        "senderData": {"chatId": "79040865149@c.us", "sender": "79040865149@c.us"},
+        "messageData": {
+            "typeMessage": "contactMessage",
+            "contactMessageData": {"displayName": "Bob", "vcard": "BEGIN:VCARD"},
+        },
+    },
+]
 PAYLOADS: dict[str, list[Any]] = {
     "wuzapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("wuzapi_*.json"))],
     "maytapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("maytapi_*.json"))],
@@ -223,6 +262,7 @@ PAYLOADS: dict[str, list[Any]] = {
     "waabot": WAABOT_PAYLOADS,
     "waha": WAHA_PAYLOADS,
     "evolution": EVOLUTION_PAYLOADS,
+    "greenapi": GREENAPI_PAYLOADS,
 }
 EXAMPLES_PER_GATEWAY = 10_000
 
@@ -314,6 +354,11 @@ NAMED_KEYS = st.sampled_from(
         "message",
         "state",
         "base64",
+        "typeWebhook",
+        "typeMessage",
+        "senderData",
+        "messageData",
+        "idMessage",
     ]
 )
 

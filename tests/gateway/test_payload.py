@@ -126,5 +126,7 @@ def test_create_gateway_checks_its_options() -> None:
         create_gateway("waha", session, {})
     with pytest.raises(ValueError, match="The evolution gateway needs the option 'api_key'"):
         create_gateway("evolution", session, {"url": "http://e"})
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'greenapi'"):
-        create_gateway("greenapi", session, {})
+    with pytest.raises(ValueError, match="The greenapi gateway needs the option 'id_instance'"):
+        create_gateway("greenapi", session, {"api_token": "t"})
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'cloudapi'"):
+        create_gateway("cloudapi", session, {})

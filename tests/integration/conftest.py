@@ -30,6 +30,7 @@ from custom_components.whatsapp_gateway.const import (
     DOMAIN,
     PAIR_POLL_INTERVAL,
 )
+from custom_components.whatsapp_gateway.gateway import GATEWAYS
 from tests.conftest import (
     SimulatorHandle,
     StartSimulator,
@@ -199,7 +200,7 @@ async def start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
     """Open the flow and pick the gateway."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution"]
+    assert result["menu_options"] == [descriptor.kind for descriptor in GATEWAYS]
     result = await configure(hass, result, {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind

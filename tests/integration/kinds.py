@@ -41,6 +41,8 @@ from tests.conftest import (
     CHATAPI_INSTANCE,
     CHATAPI_TOKEN,
     EVOLUTION_KEY,
+    GREEN_ID,
+    GREEN_TOKEN,
     HMAC_KEY,
     PHONE_ID,
     PRODUCT_ID,
@@ -49,6 +51,7 @@ from tests.conftest import (
     WAABOT_PASSWORD,
     WAHA_KEY,
     SimulatorHandle,
+    greenapi_options,
     waabot_options,
 )
 
@@ -526,6 +529,54 @@ class Evolution(Kind):
         return result
 
 
+class GreenApi(Kind):
+    """The simulator's GREEN-API instance; the test Home Assistant can be reached, so its
+    webhook (the queue where it cannot: tests/integration/test_greenapi_queue.py)."""
+
+    name = "greenapi"
+    phone = "79001234567"
+    person_server = "c.us"
+    secret_field = "api_token"
+    send_path = f"/waInstance{GREEN_ID}/sendMessage/{GREEN_TOKEN}"
+    status_path = f"/waInstance{GREEN_ID}/getStateInstance/{GREEN_TOKEN}"
+
+    def entry_data(self) -> dict[str, Any]:
+        return greenapi_options(self.simulator)
+
+    def credentials(self) -> dict[str, Any]:
+        return self.entry_data()
+
+    async def scan(self) -> None:
+        await self.simulator.control("greenapi/scan", {"number": self.phone, "name": "Home"})
+
+    async def unlink_from_phone(self) -> None:
+        await self.simulator.control("greenapi/logout_from_phone")
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control("greenapi/inbound", message)
+
+    async def forget_webhook(self) -> None:
+        await self.simulator.control(
+            "greenapi/settings", {"webhookUrl": "", "incomingWebhook": "no"}
+        )
+
+    async def sent(self) -> list[Sent]:
+        result = []
+        for record in await self.simulator.get("greenapi/sent"):
+            if record["method"] not in ("sendMessage", "sendFileByUpload"):
+                continue
+            body = record["body"]
+            data = record.get("file", {}).get("base64")
+            result.append(
+                Sent(
+                    body["chatId"].removesuffix("@c.us"),
+                    body.get("message"),
+                    from_data_url(data, "file") if data else None,
+                )
+            )
+        return result
+
+
 KINDS: dict[str, type[Kind]] = {
     "wuzapi": Wuzapi,
     f"wuzapi-{OLD_BUILD}": WuzapiOldBuild,
@@ -534,4 +585,5 @@ KINDS: dict[str, type[Kind]] = {
     "waabot": Waabot,
     "waha": Waha,
     "evolution": Evolution,
+    "greenapi": GreenApi,
 }

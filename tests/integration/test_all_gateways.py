@@ -37,7 +37,7 @@ from custom_components.whatsapp_gateway.gateway import (
     gateway_descriptor,
 )
 from simulator.common import LOST_ANSWER
-from tests.conftest import PHONE_ID, USER_TOKEN, StartSimulator
+from tests.conftest import GREEN_ID, PHONE_ID, USER_TOKEN, StartSimulator
 
 from .conftest import (
     Bus,
@@ -374,6 +374,7 @@ async def raw_sends(kind: Kind) -> list[dict[str, Any]]:
         "maytapi": f"maytapi/phones/{PHONE_ID}/sent",
         "waha": "waha/sessions/default/sent",
         "evolution": "evolution/instances/home-assistant/sent",
+        "greenapi": "greenapi/sent",
     }[kind.name]
     records: list[dict[str, Any]] = await kind.simulator.get(path)
     return records
@@ -488,6 +489,9 @@ async def test_mark_read(
         path = "/chat/markMessageAsRead/home-assistant"
         key = {"id": data["message_id"], "fromMe": False, "remoteJid": group}
         assert marked["body"] == {"readMessages": [key]}
+    elif kind.name == "greenapi":
+        path = f"/waInstance{GREEN_ID}/readChat/"
+        assert marked["body"] == {"chatId": group, "idMessage": data["message_id"]}
     else:
         path = "/chat/markread"
         assert marked["endpoint"] == path
@@ -510,6 +514,8 @@ async def deliver(kind: Kind, message_id: str) -> None:
     elif kind.name in ("waha", "evolution"):
         path = {"waha": "waha/sessions/default", "evolution": "evolution/instances/home-assistant"}
         await kind.simulator.control(f"{path[kind.name]}/ack", {"ids": [message_id], "ack": 2})
+    elif kind.name == "greenapi":
+        await kind.simulator.control("greenapi/ack", {"ids": [message_id], "status": "delivered"})
     else:
         await kind.simulator.control("maytapi/flush_acks")
 
@@ -688,6 +694,9 @@ async def test_polls(hass: HomeAssistant, kind: Kind, account: MockConfigEntry) 
     elif kind.name == "evolution":
         await call(hass, "send_poll", **poll, multiple_answers=True)
         assert (await raw_sends(kind))[-1]["body"]["selectableCount"] == 2
+    elif kind.name == "greenapi":
+        await call(hass, "send_poll", **poll, multiple_answers=True)
+        assert (await raw_sends(kind))[-1]["body"]["multipleAnswers"] is True
     else:
         with pytest.raises(ServiceValidationError) as refused:
             await call(hass, "send_poll", **poll, multiple_answers=True)

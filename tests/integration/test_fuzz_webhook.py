@@ -23,7 +23,11 @@ import pytest
 from custom_components.whatsapp_gateway.const import EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
 from tests.conftest import FIXTURES, HMAC_KEY, StartSimulator
-from tests.gateway.test_parse_property import EVOLUTION_PAYLOADS, WAHA_PAYLOADS
+from tests.gateway.test_parse_property import (
+    EVOLUTION_PAYLOADS,
+    GREENAPI_PAYLOADS,
+    WAHA_PAYLOADS,
+)
 
 from .conftest import Bus, setup_entry, start_kind
 from .kinds import Kind
@@ -45,6 +49,10 @@ SAMPLES: dict[str, list[Any]] = {
     ],
     "waha": WAHA_PAYLOADS,
     "evolution": EVOLUTION_PAYLOADS,
+    # Their files on a loopback port where nothing listens: no test may reach the internet.
+    "greenapi": json.loads(
+        json.dumps(GREENAPI_PAYLOADS).replace("https://", "http://127.0.0.1:9/")
+    ),
 }
 
 
@@ -71,7 +79,7 @@ def body_for(rng: random.Random, kind: str) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha", "evolution"])
+@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha", "evolution", "greenapi"])
 async def test_generated_posts(
     hass: HomeAssistant,
     start_simulator: StartSimulator,
@@ -91,6 +99,8 @@ async def test_generated_posts(
         headers = {"Content-Type": content_type}
         if name == "wuzapi":
             headers["x-hmac-signature"] = hmac_sha256_hex(HMAC_KEY, body)
+        if name == "greenapi":
+            headers["Authorization"] = f"Bearer {HMAC_KEY}"
         if name == "waha":  # WAHA Plus
             headers["X-Webhook-Hmac"] = hmac.new(
                 HMAC_KEY.encode(), body, hashlib.sha512

@@ -46,7 +46,15 @@ def test_options_become_configuration() -> None:
     assert (config.maytapi.phone_ids, config.maytapi.ack_interval) == (("7",), 0)
     assert (config.chatapi.instance_id, config.waabot.email) == ("77", "me@example.com")
     defaults = config_from(parse_args([]))
-    assert defaults.products == ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution")
+    assert defaults.products == (
+        "wuzapi",
+        "maytapi",
+        "chatapi",
+        "waabot",
+        "waha",
+        "evolution",
+        "greenapi",
+    )
     assert defaults.wuzapi.user_tokens == ("user-token",)
 
 

@@ -21,7 +21,9 @@ from custom_components.whatsapp_gateway.gateway.media import to_data_url
 
 from ..conftest import SimulatorHandle, WebhookSink
 
-PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot")
+# The products that hold an account from the start (WAHA and Evolution API get theirs when
+# the integration creates its session or instance).
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "greenapi")
 NUMBER = "491700000001"
 CONTACT = "491700000002"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16

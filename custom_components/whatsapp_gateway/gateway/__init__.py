@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from . import chatapi, evolution, maytapi, waabot, waha, wuzapi
+from . import chatapi, evolution, greenapi, maytapi, waabot, waha, wuzapi
 from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
 from .chatapi import ChatApiGateway, ChatApiOptions
@@ -38,6 +38,7 @@ from .errors import (
     NotTheGateway,
 )
 from .evolution import EvolutionGateway, EvolutionOptions
+from .greenapi import GreenApiGateway, GreenApiOptions
 from .maytapi import MaytapiGateway, MaytapiOptions, MaytapiPhone
 from .media import sniff_image
 from .models import (
@@ -74,6 +75,7 @@ GATEWAYS: tuple[GatewayDescriptor[Any, Any], ...] = (
     waabot.DESCRIPTOR,
     waha.DESCRIPTOR,
     evolution.DESCRIPTOR,
+    greenapi.DESCRIPTOR,
 )
 _BY_KIND = {descriptor.kind: descriptor for descriptor in GATEWAYS}
 GATEWAY_KINDS = tuple(_BY_KIND)
@@ -132,6 +134,8 @@ __all__ = [
     "GatewayRateLimited",
     "GatewayResponseError",
     "GatewayUnsupported",
+    "GreenApiGateway",
+    "GreenApiOptions",
     "InboundEvent",
     "InboundMedia",
     "IncomingCall",

@@ -111,6 +111,12 @@ class Gateway(ABC):
 
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    # With automatic inbound: polled only when the gateway cannot reach Home Assistant (a
+    # gateway that can be polled is otherwise polled always).
+    polls_unless_reachable: ClassVar[bool] = False
+    # Whether what polling brings includes the delivery receipts (a queue of notifications
+    # does; a log of messages does not).
+    receipts_when_polled: ClassVar[bool] = False
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         """Use the caller's HTTP session; never open one of our own."""
@@ -330,6 +336,9 @@ class Gateway(ABC):
     @abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """Whether a webhook body really comes from this gateway account."""
+
+    async def prepare_polling(self) -> None:  # noqa: B027 - most gateways need nothing
+        """Make the gateway keep its events for polling (some do only without a webhook)."""
 
     async def poll_events(self, cursor: str | None) -> tuple[list[InboundEvent], str | None]:
         """Fetch events since the cursor, for gateways that cannot push."""
