@@ -61,6 +61,7 @@ FURTHER_ACCOUNTS = (
     ("waabot", "Waabot (cloud service)", "491700000013"),
     ("waha", "WAHA (self-hosted)", "491700000015"),
     ("evolution", "Evolution API (self-hosted)", "491700000016"),
+    ("greenapi", "GREEN-API (cloud service)", "491700000017"),
     ("wuzapi", "wuzapi (self-hosted)", "491700000014"),
 )
 # Which of the forms after the credentials picks an account of the login, by its title.
@@ -244,7 +245,7 @@ class Steps:
                 if product == "wuzapi":
                     self.link_by_code(number)
                 else:
-                    if product in ("waha", "evolution"):  # a pairing code too: choose the QR
+                    if product in ("waha", "evolution", "greenapi"):  # or a pairing code
                         self.ha.get_by_text("Scan a QR code").click()
                     expect(self.ha_qr).to_be_visible()
                     self.scan_on_phone(product, number)
