@@ -103,7 +103,17 @@ class MessagePoller:
         await self._async_poll()
 
     async def async_check(self) -> None:
-        """Nothing to mend: the gateway keeps its log until it is read, and polls go on."""
+        """With each status reading: set back a gateway that no longer keeps its events.
+
+        GREEN-API given a webhook URL in its console would hand them there: deaf otherwise.
+        """
+        if await self._gateway.polling_ready():
+            return
+        LOGGER.warning(
+            "The gateway of %s no longer kept its messages for Home Assistant; set back",
+            self._entry.title,
+        )
+        await self._gateway.prepare_polling()
 
     @callback
     def _async_stop(self, _: Event | None = None) -> None:

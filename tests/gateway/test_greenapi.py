@@ -62,6 +62,24 @@ async def test_authorization(simulator: SimulatorHandle, greenapi: GreenApiGatew
     assert (status.state, status.phone) == (SessionState.CONNECTED, "79001234560")
 
 
+@pytest.mark.parametrize(
+    ("api_url", "media_url"),
+    [
+        ("https://7103.api.greenapi.com", "https://7103.media.greenapi.com"),
+        ("https://api.green-api.com", "https://media.green-api.com"),
+        ("http://127.0.0.1:8081", "http://127.0.0.1:8081"),
+    ],
+)
+def test_files_go_to_the_media_host(
+    session: aiohttp.ClientSession, api_url: str, media_url: str
+) -> None:
+    """GREEN-API takes uploads on its media host, beside the API host of the instance."""
+    options = {"url": api_url, "id_instance": GREEN_ID, "api_token": "t"}
+    gateway = create_gateway("greenapi", session, options)
+    assert isinstance(gateway, GreenApiGateway)
+    assert gateway.media_url == media_url
+
+
 async def test_a_wrong_token(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> None:
     gateway = create_gateway(
         "greenapi", session, {"url": simulator.url, "id_instance": GREEN_ID, "api_token": "x"}

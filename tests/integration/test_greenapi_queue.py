@@ -8,10 +8,12 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.whatsapp_gateway.const import (
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_STATUS_INTERVAL,
     DOMAIN,
     EVENT_MESSAGE_RECEIVED,
 )
@@ -86,3 +88,22 @@ async def test_a_restart_between_receive_and_delete_fires_once(
         assert [event.data["text"] for event in fired] == ["meanwhile"]
         assert await queue(simulator) == []
     assert [event.data["text"] for event in received] == ["before"]
+
+
+async def test_a_webhook_set_in_the_console_is_taken_back(
+    hass: HomeAssistant, simulator: SimulatorHandle, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Someone gives the instance a webhook URL in GREEN-API's console: notifications would
+    go there, and Home Assistant would hear nothing. The next status check clears it again."""
+    kind = GreenApi(simulator)
+    await kind.link()
+    await setup_entry(hass, kind.entry(options={"inbound_mode": "polling"}))
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    await simulator.control("greenapi/settings", {"webhookUrl": "https://elsewhere.example/hook"})
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=DEFAULT_STATUS_INTERVAL + 1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (await simulator.get("greenapi"))["settings"]["webhookUrl"] == ""
+    assert "no longer kept its messages for Home Assistant; set back" in caplog.text
+    await kind.write(text="heard", **{"from": CONTACT})
+    await next_poll(hass)
+    assert [event.data["text"] for event in received] == ["heard"]

@@ -147,9 +147,13 @@ class Gateway(ABC):
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         form: aiohttp.FormData | None = None,
+        base_url: str | None = None,
     ) -> Response:
-        """Send one request; network failures and overload become library errors."""
-        url = f"{self._base_url}{path}"
+        """Send one request; network failures and overload become library errors.
+
+        `base_url` is for gateways that serve some calls from another host (uploads).
+        """
+        url = f"{base_url or self._base_url}{path}"
         try:
             async with self._session.request(
                 method,
@@ -339,6 +343,10 @@ class Gateway(ABC):
 
     async def prepare_polling(self) -> None:  # noqa: B027 - most gateways need nothing
         """Make the gateway keep its events for polling (some do only without a webhook)."""
+
+    async def polling_ready(self) -> bool:
+        """Whether the gateway still keeps its events for polling (prepare_polling's work)."""
+        return True
 
     async def poll_events(self, cursor: str | None) -> tuple[list[InboundEvent], str | None]:
         """Fetch events since the cursor, for gateways that cannot push."""

@@ -15,6 +15,7 @@ import hmac
 from typing import Any, Final
 
 import aiohttp
+from yarl import URL
 
 from . import payload as p
 from .base import Gateway, Response
@@ -126,6 +127,17 @@ class GreenApiGateway(Gateway):
     def _path(self, method: str, suffix: str = "") -> str:
         return f"/waInstance{self._id}/{method}/{self._token}{suffix}"
 
+    @property
+    def media_url(self) -> str:
+        """Where files are uploaded: GREEN-API's media host beside the API host."""
+        url = URL(self._base_url)
+        host = url.host or ""
+        if ".api." in host:
+            host = host.replace(".api.", ".media.", 1)
+        elif host.startswith("api."):
+            host = "media." + host.removeprefix("api.")
+        return str(url.with_host(host)).rstrip("/")
+
     async def _call(
         self,
         http_method: str,
@@ -137,7 +149,7 @@ class GreenApiGateway(Gateway):
         params: Mapping[str, str] | None = None,
         suffix: str = "",
     ) -> Any:
-        """One API call; its JSON answer (None for GREEN-API's `null`), errors mapped."""
+        """One API call; its JSON answer, errors mapped."""
         response = await self._request(
             http_method,
             self._path(method, suffix),
@@ -146,6 +158,11 @@ class GreenApiGateway(Gateway):
             form=form,
             params=params,
         )
+        return self._answer(response, what)
+
+    @staticmethod
+    def _answer(response: Response, what: str) -> Any:
+        """The JSON of an answer (None for GREEN-API's `null`), its errors mapped."""
         if response.status in (401, 403):
             raise GatewayAuthError(
                 "GREEN-API refused the instance id or its token", credential="api_token"
@@ -251,8 +268,14 @@ class GreenApiGateway(Gateway):
             form.add_field("caption", caption)
         if reply_to:
             form.add_field("quotedMessageId", reply_to)
-        answer = await self._call("POST", "sendFileByUpload", what="send file", form=form)
-        return self._sent(answer, chat, "send file")
+        response = await self._request(
+            "POST",
+            self._path("sendFileByUpload"),
+            what="send file",
+            form=form,
+            base_url=self.media_url,
+        )
+        return self._sent(self._answer(response, "send file"), chat, "send file")
 
     async def send_location(
         self, to: str, latitude: float, longitude: float, *, name: str | None = None
@@ -320,6 +343,11 @@ class GreenApiGateway(Gateway):
     async def prepare_polling(self) -> None:
         """Notifications stay in the queue only while no webhook URL is set."""
         await self._save_settings({"webhookUrl": "", **WEBHOOK_SETTINGS})
+
+    async def polling_ready(self) -> bool:
+        """Only while no webhook URL is set: one set in the console takes the notifications."""
+        answer = await self._call("GET", "getSettings", what="settings")
+        return not p.get_str(answer, "webhookUrl")
 
     async def _save_settings(self, body: dict[str, Any]) -> None:
         answer = await self._call("POST", "setSettings", what="set webhook", body=body)
