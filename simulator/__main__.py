@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .app import PRODUCTS, SimulatorConfig, create_app
 from .chatapi import ChatApiConfig
+from .cloudapi import CloudApiConfig
 from .evolution import EvolutionConfig
 from .greenapi import GreenApiConfig
 from .maytapi import MaytapiConfig
@@ -86,6 +87,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     option("--evolution-api-key", default=evolution.api_key, help="Evolution API's global key")
     option("--greenapi-id", default=greenapi.id_instance, help="the GREEN-API instance's id")
     option("--greenapi-token", default=greenapi.api_token, help="the GREEN-API instance's token")
+    option(
+        "--cloudapi-token",
+        default=defaults.cloudapi.access_token,
+        help="the Cloud API number's access token",
+    )
     return parser.parse_args(argv)
 
 
@@ -112,6 +118,8 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         waha=WahaConfig(api_key=args.waha_api_key, tier=args.waha_tier, engine=args.waha_engine),
         evolution=EvolutionConfig(api_key=args.evolution_api_key),
         greenapi=GreenApiConfig(id_instance=args.greenapi_id, api_token=args.greenapi_token),
+        # The demo's contacts write first, or not: every one counts as in the 24 hours.
+        cloudapi=CloudApiConfig(access_token=args.cloudapi_token, enforce_window=False),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from .chatapi import ChatApiConfig, ChatApiSimulator
+from .cloudapi import CloudApiConfig, CloudApiSimulator
 from .common import Fault, Faults, WebhookSender, read_json
 from .evolution import EvolutionConfig, EvolutionSimulator
 from .greenapi import GreenApiConfig, GreenApiSimulator
@@ -17,7 +18,7 @@ from .waabot import WaabotConfig, WaabotSimulator
 from .waha import WahaConfig, WahaSimulator
 from .wuzapi import WuzapiConfig, WuzapiSimulator
 
-PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution", "greenapi")
+PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "waha", "evolution", "greenapi", "cloudapi")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class SimulatorConfig:
     waha: WahaConfig = field(default_factory=WahaConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     greenapi: GreenApiConfig = field(default_factory=GreenApiConfig)
+    cloudapi: CloudApiConfig = field(default_factory=CloudApiConfig)
 
     def sign_in(self, url: str) -> dict[str, dict[str, str]]:
         """For each product served at `url`: what to enter in the integration's form."""
@@ -76,6 +78,11 @@ class Simulator:
             if "greenapi" in config.products
             else None
         )
+        self.cloudapi = (
+            CloudApiSimulator(config.cloudapi, self.sender)
+            if "cloudapi" in config.products
+            else None
+        )
 
     def routes(self) -> list[web.RouteDef]:
         """Routes of the enabled products and the shared control API."""
@@ -99,6 +106,7 @@ class Simulator:
         | WahaSimulator
         | EvolutionSimulator
         | GreenApiSimulator
+        | CloudApiSimulator
     ]:
         """The products served."""
         served = (
@@ -109,6 +117,7 @@ class Simulator:
             self.waha,
             self.evolution,
             self.greenapi,
+            self.cloudapi,
         )
         return [product for product in served if product is not None]
 

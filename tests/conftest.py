@@ -15,6 +15,7 @@ import pytest
 
 from custom_components.whatsapp_gateway.gateway import (
     ChatApiGateway,
+    CloudApiGateway,
     EvolutionGateway,
     Gateway,
     GreenApiGateway,
@@ -26,6 +27,7 @@ from custom_components.whatsapp_gateway.gateway import (
 )
 from simulator import (
     ChatApiConfig,
+    CloudApiConfig,
     EvolutionConfig,
     GreenApiConfig,
     MaytapiConfig,
@@ -76,6 +78,12 @@ class WebhookSink:
     async def handle(self, request: web.Request) -> web.Response:
         self.queue.put_nowait(Received(dict(request.headers), await request.read()))
         return web.Response(text="ok")
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        """Meta's check of the address: the challenge, for the sink's verify token."""
+        if request.query.get("hub.verify_token") != SINK_VERIFY_TOKEN:
+            return web.Response(status=403)
+        return web.Response(text=request.query.get("hub.challenge", ""))
 
     async def next(self) -> Received:
         """The next post; fails the test if none comes within five seconds."""
@@ -159,6 +167,7 @@ async def webhook_sink(socket_enabled: None) -> AsyncIterator[WebhookSink]:
     sink = WebhookSink()
     app = web.Application()
     app.router.add_post("/hook/{id}", sink.handle)
+    app.router.add_get("/hook/{id}", sink.handshake)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     sink.url = str(server.make_url("/hook/secret-id"))
@@ -182,6 +191,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
         waha: WahaConfig | None = None,
         evolution: EvolutionConfig | None = None,
         greenapi: GreenApiConfig | None = None,
+        cloudapi: CloudApiConfig | None = None,
     ) -> SimulatorHandle:
         config = SimulatorConfig(
             wuzapi=wuzapi or WuzapiConfig(auto_receipts=False),
@@ -191,6 +201,7 @@ async def start_simulator(session: aiohttp.ClientSession) -> AsyncIterator[Start
             waha=waha or WahaConfig(api_key=WAHA_KEY),
             evolution=evolution or EvolutionConfig(api_key=EVOLUTION_KEY),
             greenapi=greenapi or GreenApiConfig(id_instance=GREEN_ID, api_token=GREEN_TOKEN),
+            cloudapi=cloudapi or CloudApiConfig(),
         )
         app = create_app(config)
         server = TestServer(app, host="127.0.0.1")
@@ -296,6 +307,28 @@ def greenapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> Gree
     """A GREEN-API client for the simulator's instance."""
     gateway = create_gateway("greenapi", session, greenapi_options(simulator))
     assert isinstance(gateway, GreenApiGateway)
+    return gateway
+
+
+CLOUD = CloudApiConfig()
+SINK_VERIFY_TOKEN = "verify-me"
+
+
+def cloudapi_options(simulator: SimulatorHandle) -> dict[str, str]:
+    """Options of a Cloud API client for the simulator's number."""
+    return {
+        "url": f"{simulator.url}/v21.0",
+        "access_token": CLOUD.access_token,
+        "phone_number_id": CLOUD.phone_number_id,
+        "app_secret": CLOUD.app_secret,
+    }
+
+
+@pytest.fixture
+def cloudapi(simulator: SimulatorHandle, session: aiohttp.ClientSession) -> CloudApiGateway:
+    """A Cloud API client for the simulator's number."""
+    gateway = create_gateway("cloudapi", session, cloudapi_options(simulator))
+    assert isinstance(gateway, CloudApiGateway)
     return gateway
 
 

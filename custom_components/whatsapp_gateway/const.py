@@ -13,6 +13,8 @@ LOGGER = logging.getLogger(__package__)
 CONF_KIND: Final = "kind"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
+# The webhook address the gateway checked itself (Meta's handshake): no setup notice for it.
+CONF_WEBHOOK_VERIFIED: Final = "webhook_verified"
 
 # Options
 CONF_INBOUND_MODE: Final = "inbound_mode"
@@ -78,6 +80,7 @@ SERVICE_EDIT_MESSAGE: Final = "edit_message"
 SERVICE_DELETE_MESSAGE: Final = "delete_message"
 SERVICE_SEND_TYPING: Final = "send_typing"
 SERVICE_SEND_POLL: Final = "send_poll"
+SERVICE_SEND_TEMPLATE: Final = "send_template"
 ATTR_TARGET: Final = "target"
 ATTR_MESSAGE: Final = "message"
 ATTR_REPLY_TO: Final = "reply_to"
@@ -102,6 +105,9 @@ ATTR_STATE: Final = "state"
 ATTR_QUESTION: Final = "question"
 ATTR_OPTIONS: Final = "options"
 ATTR_MULTIPLE: Final = "multiple_answers"
+ATTR_TEMPLATE: Final = "template"
+ATTR_LANGUAGE: Final = "language"
+ATTR_PARAMETERS: Final = "parameters"
 # A poll has this many options, at least and at most (as WhatsApp allows).
 MIN_POLL_OPTIONS: Final = 2
 MAX_POLL_OPTIONS: Final = 12

@@ -620,6 +620,7 @@ class InboundRouter:
                     "message_id": message_id,
                     "chat_id": update.chat_id,
                     "status": update.status.value,
+                    "error": update.error,
                     "message_tag": self._tags.get(message_id),
                 },
             )

@@ -40,6 +40,7 @@ from .const import (
     ATTR_FILENAME,
     ATTR_FROM_ME,
     ATTR_KIND,
+    ATTR_LANGUAGE,
     ATTR_MEDIA,
     ATTR_MESSAGE,
     ATTR_MESSAGE_ID,
@@ -47,11 +48,13 @@ from .const import (
     ATTR_MULTIPLE,
     ATTR_NAME,
     ATTR_OPTIONS,
+    ATTR_PARAMETERS,
     ATTR_QUESTION,
     ATTR_REPLY_TO,
     ATTR_SENDER,
     ATTR_STATE,
     ATTR_TARGET,
+    ATTR_TEMPLATE,
     ATTR_TIMEOUT,
     ATTR_URL,
     ATTR_WAIT_FOR,
@@ -73,6 +76,7 @@ from .const import (
     SERVICE_SEND_MESSAGE,
     SERVICE_SEND_POLL,
     SERVICE_SEND_REACTION,
+    SERVICE_SEND_TEMPLATE,
     SERVICE_SEND_TYPING,
     TYPING_SECONDS,
 )
@@ -199,6 +203,18 @@ SEND_POLL_SCHEMA = probatio.Schema(
             probatio.Length(min=MIN_POLL_OPTIONS, max=MAX_POLL_OPTIONS),
         ),
         probatio.Optional(ATTR_MULTIPLE, default=False): cv.boolean,
+        **_CONFIRMING,
+    }
+)
+SEND_TEMPLATE_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_TARGET): probatio.All(probatio.EnsureList(), [cv.string]),
+        probatio.Required(ATTR_TEMPLATE): cv.string,
+        probatio.Optional(ATTR_LANGUAGE, default="en_US"): cv.string,
+        probatio.Optional(ATTR_PARAMETERS, default=[]): probatio.All(
+            probatio.EnsureList(), [cv.string]
+        ),
         **_CONFIRMING,
     }
 )
@@ -396,6 +412,18 @@ async def _send_location(call: ServiceCall) -> ServiceResponse:
 
     async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
         return await gateway.send_location(target, latitude, longitude, name=label or None)
+
+    return await _async_send(call, entry, send)
+
+
+async def _send_template(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    name: str = call.data[ATTR_TEMPLATE]
+    language: str = call.data[ATTR_LANGUAGE]
+    parameters: list[str] = call.data[ATTR_PARAMETERS]
+
+    async def send(gateway: Gateway, target: str, message_id: str | None) -> SentMessage:
+        return await gateway.send_template(target, name, language, parameters)
 
     return await _async_send(call, entry, send)
 
@@ -635,6 +663,7 @@ _ACTIONS: dict[str, tuple[Handler, probatio.Schema, SupportsResponse]] = {
     SERVICE_SEND_FILE: (_send_file, SEND_FILE_SCHEMA, SupportsResponse.OPTIONAL),
     SERVICE_SEND_LOCATION: (_send_location, SEND_LOCATION_SCHEMA, SupportsResponse.OPTIONAL),
     SERVICE_SEND_POLL: (_send_poll, SEND_POLL_SCHEMA, SupportsResponse.OPTIONAL),
+    SERVICE_SEND_TEMPLATE: (_send_template, SEND_TEMPLATE_SCHEMA, SupportsResponse.OPTIONAL),
     SERVICE_SEND_REACTION: (_in_one_chat(_react), SEND_REACTION_SCHEMA, SupportsResponse.NONE),
     SERVICE_EDIT_MESSAGE: (_in_one_chat(_edit), EDIT_MESSAGE_SCHEMA, SupportsResponse.NONE),
     SERVICE_DELETE_MESSAGE: (_in_one_chat(_delete), DELETE_MESSAGE_SCHEMA, SupportsResponse.NONE),

@@ -14,7 +14,7 @@ import ipaddress
 from types import ModuleType
 
 from aiohttp import web
-from aiohttp.hdrs import METH_POST
+from aiohttp.hdrs import METH_GET, METH_POST
 from homeassistant.components import webhook
 from homeassistant.const import CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
@@ -26,6 +26,7 @@ from .const import (
     CONF_CLOUDHOOK_URL,
     CONF_KIND,
     CONF_WEBHOOK_SECRET,
+    CONF_WEBHOOK_VERIFIED,
     DOMAIN,
     LOGGER,
     MAX_HELD_BYTES,
@@ -86,6 +87,10 @@ async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Reque
     if (slot := _slots(hass).get(webhook_id)) is None:
         return web.Response(status=HTTPStatus.NOT_FOUND)
     receiver = slot.receiver
+    if request.method == METH_GET:
+        if receiver is None:
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return receiver.answer_handshake(request.query)
     # Kept as they came: case-insensitive (a gateway's own casing of a header does not matter).
     headers = request.headers
     reader = (
@@ -173,6 +178,11 @@ def issue_id(entry: WhatsAppConfigEntry) -> str:
     return f"webhook_unreachable_{entry.entry_id}"
 
 
+def handshake_issue_id(entry: WhatsAppConfigEntry) -> str:
+    """The repair issue telling what to enter in Meta's dashboard, until Meta checked it."""
+    return f"webhook_handshake_{entry.entry_id}"
+
+
 def unsigned_issue_id(entry: WhatsAppConfigEntry) -> str:
     """The repair issue raised when the gateway posts without the signature it was given."""
     return f"webhook_unsigned_{entry.entry_id}"
@@ -217,8 +227,23 @@ class WebhookReceiver:
         url = await self._async_reachable_url()
         if url is None:
             self._async_raise_issue(issue_id(self._entry), "webhook_unreachable")
-        else:
-            await self._async_configure(url)
+            return
+        await self._async_configure(url)
+        if self._gateway.webhook_handshake and self._entry.data.get(CONF_WEBHOOK_VERIFIED) != url:
+            # Set in the gateway's own dashboard: say what to enter there, until it checked.
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                handshake_issue_id(self._entry),
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="webhook_handshake",
+                translation_placeholders={
+                    "title": self._entry.title,
+                    "url": url,
+                    "verify_token": self._secret or "",
+                },
+            )
 
     async def _async_configure(self, url: str) -> None:
         """Point the gateway at this URL; the gateway can reach Home Assistant then."""
@@ -266,7 +291,10 @@ class WebhookReceiver:
                 self.webhook_id,
                 _async_handle,
                 local_only=local_only,
-                allowed_methods=[METH_POST],
+                # Meta checks the address with a GET before it posts.
+                allowed_methods=(
+                    [METH_GET, METH_POST] if self._gateway.webhook_handshake else [METH_POST]
+                ),
             )
             slot.local_only = local_only
         return slot
@@ -329,6 +357,28 @@ class WebhookReceiver:
         return self._gateway.body_reader(headers, self._secret, MAX_WEBHOOK_BYTES)
 
     @callback
+    def answer_handshake(self, query: Mapping[str, str]) -> web.Response:
+        """The gateway checks the address (Meta's GET): the challenge, once the token is ours."""
+        answer = self._gateway.verification_answer(query, self._secret)
+        if answer is None:
+            LOGGER.warning(
+                "A check of the webhook of %s with a wrong token was refused", self._entry.title
+            )
+            return web.Response(status=HTTPStatus.FORBIDDEN)
+        self._async_webhook_proven()
+        return web.Response(text=answer, content_type="text/plain")
+
+    @callback
+    def _async_webhook_proven(self) -> None:
+        """The gateway reaches this webhook: the setup notice goes (until the address changes)."""
+        verified = self._entry.data.get(CONF_WEBHOOK_VERIFIED)
+        if self._gateway.webhook_handshake and self._url is not None and verified != self._url:
+            self._hass.config_entries.async_update_entry(
+                self._entry, data={**self._entry.data, CONF_WEBHOOK_VERIFIED: self._url}
+            )
+            ir.async_delete_issue(self._hass, DOMAIN, handshake_issue_id(self._entry))
+
+    @callback
     def handle(self, post: Post) -> web.Response:
         """Check, parse and hand on one post; no I/O."""
         health = self.health
@@ -350,6 +400,7 @@ class WebhookReceiver:
             LOGGER.debug("Webhook post not understood: %s", err)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
         health.delivered()
+        self._async_webhook_proven()
         if self._unsigned_issue:
             self._unsigned_issue = False
             ir.async_delete_issue(self._hass, DOMAIN, unsigned_issue_id(self._entry))

@@ -36,6 +36,7 @@ def test_registry_order_and_lookup() -> None:
         "waha",
         "evolution",
         "greenapi",
+        "cloudapi",
     )
     assert [descriptor.name for descriptor in GATEWAYS] == [
         "wuzapi",
@@ -45,11 +46,12 @@ def test_registry_order_and_lookup() -> None:
         "WAHA",
         "Evolution API",
         "GREEN-API",
+        "WhatsApp Cloud API",
     ]
-    assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot", "greenapi"}
+    assert {d.kind for d in GATEWAYS if d.cloud} == {"maytapi", "waabot", "greenapi", "cloudapi"}
     assert {d.kind for d in GATEWAYS if d.accounts} == {"maytapi", "waabot"}
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'cloudapi'"):
-        gateway_descriptor("cloudapi")
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'telegram'"):
+        gateway_descriptor("telegram")
 
 
 @pytest.mark.parametrize("descriptor", GATEWAYS, ids=lambda descriptor: descriptor.kind)

@@ -128,5 +128,7 @@ def test_create_gateway_checks_its_options() -> None:
         create_gateway("evolution", session, {"url": "http://e"})
     with pytest.raises(ValueError, match="The greenapi gateway needs the option 'id_instance'"):
         create_gateway("greenapi", session, {"api_token": "t"})
-    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'cloudapi'"):
-        create_gateway("cloudapi", session, {})
+    with pytest.raises(ValueError, match="The cloudapi gateway needs the option 'app_secret'"):
+        create_gateway("cloudapi", session, {"access_token": "t", "phone_number_id": "1"})
+    with pytest.raises(GatewayUnsupported, match="Unknown gateway kind 'telegram'"):
+        create_gateway("telegram", session, {})

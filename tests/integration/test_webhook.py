@@ -459,6 +459,7 @@ async def test_receipts_fire_status_events(
             "message_id": message_id,
             "chat_id": "491700000002@s.whatsapp.net",
             "status": "read",
+            "error": None,
             "message_tag": None,
         }
         for message_id in ("OUT1", "OUT2")

@@ -54,6 +54,7 @@ def test_options_become_configuration() -> None:
         "waha",
         "evolution",
         "greenapi",
+        "cloudapi",
     )
     assert defaults.wuzapi.user_tokens == ("user-token",)
 

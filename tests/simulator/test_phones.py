@@ -24,6 +24,8 @@ from ..conftest import SimulatorHandle, WebhookSink
 # The products that hold an account from the start (WAHA and Evolution API get theirs when
 # the integration creates its session or instance).
 PRODUCTS = ("wuzapi", "maytapi", "chatapi", "waabot", "greenapi")
+# The Cloud API's number is registered with Meta: it is on the page, but nothing links it.
+LISTED = (*PRODUCTS, "cloudapi")
 NUMBER = "491700000001"
 CONTACT = "491700000002"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -79,8 +81,8 @@ def gateway(request: pytest.FixtureRequest, product: str) -> Gateway:
 
 async def test_every_product_has_a_phone(simulator: SimulatorHandle) -> None:
     listed = await phones(simulator)
-    assert [phone["product"] for phone in listed] == list(PRODUCTS)
-    assert all(phone["number"] == "" for phone in listed)
+    assert [phone["product"] for phone in listed] == list(LISTED)
+    assert all(phone["number"] == "" for phone in listed if phone["product"] != "cloudapi")
     assert [phone["label"] for phone in listed][1:3] == [
         "Maytapi phone 12",
         "Chat-API instance 424242",

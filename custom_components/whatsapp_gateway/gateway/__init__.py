@@ -11,10 +11,11 @@ from typing import Any
 
 import aiohttp
 
-from . import chatapi, evolution, greenapi, maytapi, waabot, waha, wuzapi
+from . import chatapi, cloudapi, evolution, greenapi, maytapi, waabot, waha, wuzapi
 from .base import Gateway, WebhookBodyReader
 from .chat_id import ChatId, parse_chat_id
 from .chatapi import ChatApiGateway, ChatApiOptions
+from .cloudapi import CloudApiGateway, CloudApiOptions
 from .descriptor import (
     OPTIONS_VERSION_KEY,
     AccountChoice,
@@ -76,6 +77,7 @@ GATEWAYS: tuple[GatewayDescriptor[Any, Any], ...] = (
     waha.DESCRIPTOR,
     evolution.DESCRIPTOR,
     greenapi.DESCRIPTOR,
+    cloudapi.DESCRIPTOR,
 )
 _BY_KIND = {descriptor.kind: descriptor for descriptor in GATEWAYS}
 GATEWAY_KINDS = tuple(_BY_KIND)
@@ -117,6 +119,8 @@ __all__ = [
     "ChatApiOptions",
     "ChatId",
     "ChatPresence",
+    "CloudApiGateway",
+    "CloudApiOptions",
     "Contact",
     "CredentialField",
     "CredentialsIncomplete",

@@ -117,6 +117,8 @@ class Gateway(ABC):
     # Whether what polling brings includes the delivery receipts (a queue of notifications
     # does; a log of messages does not).
     receipts_when_polled: ClassVar[bool] = False
+    # Whether the gateway checks the webhook address with a GET before it posts there.
+    webhook_handshake: ClassVar[bool] = False
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         """Use the caller's HTTP session; never open one of our own."""
@@ -313,6 +315,16 @@ class Gateway(ABC):
     async def webhook_matches(self, url: str, secret: str | None) -> bool:
         """Whether the gateway still posts what we need to this URL (as configure_webhook set)."""
         return await self.get_webhook() == url
+
+    def verification_answer(self, query: Mapping[str, str], secret: str | None) -> str | None:
+        """The answer to the gateway's check of the webhook address; None to refuse it."""
+        return None
+
+    async def send_template(
+        self, to: str, name: str, language: str, parameters: Sequence[str] = ()
+    ) -> SentMessage:
+        """Send an approved message template with its parameters."""
+        raise self._unsupported("message templates")
 
     @property
     def webhook_auth(self) -> str:

@@ -45,6 +45,8 @@ class Capability(StrEnum):
     MENTIONS = "mentions"
     # The gateway reports votes on polls (which options were chosen).
     POLL_VOTES = "poll_votes"
+    # Approved message templates can be sent (the only messages allowed at any time).
+    TEMPLATES = "templates"
     CONTACT = "contact"
     REACTION = "reaction"
     STICKER = "sticker"
@@ -288,6 +290,8 @@ class MessageStatusUpdate:
     chat_id: str | None
     status: DeliveryStatus
     timestamp: datetime | None = None
+    # Why it failed, where the gateway says.
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
