@@ -178,7 +178,13 @@ class CloudApiSimulator:
         if not to.isdigit() or not isinstance(body.get(kind), dict):
             return graph_error(400, "(#100) Invalid parameter", 100)
         sent_id = "wamid." + base64.b64encode(secrets.token_bytes(24)).decode()
-        self.number.sent.append({"id": sent_id, "body": body})
+        record: dict[str, Any] = {"id": sent_id, "body": body}
+        if (found := self.number.media.get(str(body[kind].get("id")))) is not None:
+            record["file"] = {
+                "content_type": found[0],
+                "base64": base64.b64encode(found[1]).decode(),
+            }
+        self.number.sent.append(record)
         self.number.chat.append(self._line(sent_id, to, kind, body))
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
@@ -395,6 +401,8 @@ class CloudApiSimulator:
             }
         else:
             raise web.HTTPBadRequest(text=f"unknown message kind {kind}")
+        if body.get("from_me"):
+            return message  # Meta does not post what the number itself sent
         self.number.last_inbound[sender] = time.time()
         if kind not in ("edit", "delete", "reaction"):
             chat = f"{sender}@s.whatsapp.net"

@@ -6,7 +6,7 @@ being answered 200 and dropped as Home Assistant does for an unknown webhook.
 """
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -64,6 +64,8 @@ class WebhookSlot:
     """One registered webhook: handed to the loaded entry's receiver, or held meanwhile."""
 
     receiver: WebhookReceiver | None = None
+    # Answers the gateway's check of the address, also while the entry reloads.
+    handshake: Callable[[Mapping[str, str]], web.Response] | None = None
     held: deque[Post] = field(default_factory=deque)
     held_bytes: int = 0
     local_only: bool | None = None
@@ -88,9 +90,9 @@ async def _async_handle(hass: HomeAssistant, webhook_id: str, request: web.Reque
         return web.Response(status=HTTPStatus.NOT_FOUND)
     receiver = slot.receiver
     if request.method == METH_GET:
-        if receiver is None:
+        if slot.handshake is None:
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
-        return receiver.answer_handshake(request.query)
+        return slot.handshake(request.query)
     # Kept as they came: case-insensitive (a gateway's own casing of a header does not matter).
     headers = request.headers
     reader = (
@@ -258,6 +260,7 @@ class WebhookReceiver:
         """
         slot = self._async_register()
         slot.receiver = self
+        slot.handshake = self.answer_handshake
         self._entry.async_on_unload(self.async_stop)
         while slot.held:
             self.handle(slot.held.popleft())

@@ -36,7 +36,7 @@ from tests.conftest import (
     StartSimulator,
 )
 
-from .kinds import CONTACT, KINDS, WEBHOOK_ID, Kind, Maytapi, Wuzapi
+from .kinds import CONTACT, HA_URLS, KINDS, WEBHOOK_ID, Kind, Maytapi, Wuzapi
 
 WUZAPI_PHONE = Wuzapi.phone
 MAYTAPI_PHONE = Maytapi.phone
@@ -85,6 +85,7 @@ async def ha_client(
     client = await hass_client_no_auth()
     url = str(client.make_url("/")).rstrip("/")
     await hass.config.async_update(internal_url=url, external_url=url)
+    HA_URLS.append(url)
     return client
 
 

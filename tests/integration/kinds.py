@@ -34,12 +34,13 @@ from custom_components.whatsapp_gateway.const import (
 )
 from custom_components.whatsapp_gateway.gateway import create_gateway
 from custom_components.whatsapp_gateway.gateway.media import from_data_url
-from simulator import WuzapiConfig
+from simulator import CloudApiConfig, WuzapiConfig
 from simulator.wuzapi import OLD_BUILD
 from tests.conftest import (
     API_KEY,
     CHATAPI_INSTANCE,
     CHATAPI_TOKEN,
+    CLOUD,
     EVOLUTION_KEY,
     GREEN_ID,
     GREEN_TOKEN,
@@ -51,11 +52,14 @@ from tests.conftest import (
     WAABOT_PASSWORD,
     WAHA_KEY,
     SimulatorHandle,
+    cloudapi_options,
     greenapi_options,
     waabot_options,
 )
 
 WEBHOOK_ID = "0123456789abcdef" * 4
+# The address of the test's Home Assistant, once its HTTP server runs (see ha_client).
+HA_URLS: list[str] = []
 CONTACT = "491700000002"
 
 
@@ -83,6 +87,12 @@ class Kind(ABC):
     tells_own_number: ClassVar[bool] = True
     # The form field holding the secret the gateway checks.
     secret_field: ClassVar[str] = CONF_TOKEN
+    # Whether a phone is linked to the gateway (by QR or code); not for a registered number.
+    links_phone: ClassVar[bool] = True
+    # Whether the account writes in groups.
+    has_groups: ClassVar[bool] = True
+    # Whether Home Assistant sets the gateway's webhook (else the user does, in a dashboard).
+    sets_webhook: ClassVar[bool] = True
 
     def __init__(self, simulator: SimulatorHandle) -> None:
         self.simulator = simulator
@@ -577,6 +587,70 @@ class GreenApi(Kind):
         return result
 
 
+class CloudApi(Kind):
+    """The simulator's Cloud API number; its webhook is set in "Meta's dashboard" (the control
+    API) to Home Assistant's, with the entry's verify token, before the first message."""
+
+    name = "cloudapi"
+    phone = "15550953877"
+    secret_field = "access_token"
+    links_phone = False
+    has_groups = False
+    sets_webhook = False
+    send_path = f"/v21.0/{CLOUD.phone_number_id}/messages"
+    status_path = f"/v21.0/{CLOUD.phone_number_id}"
+
+    @classmethod
+    def simulator_options(cls) -> dict[str, Any]:
+        # The contacts of these tests count as having written within 24 hours (the rule has
+        # its own tests).
+        return {"cloudapi": CloudApiConfig(enforce_window=False)}
+
+    def entry_data(self) -> dict[str, Any]:
+        return cloudapi_options(self.simulator)
+
+    def credentials(self) -> dict[str, Any]:
+        return self.entry_data()
+
+    async def start_session(self) -> None:
+        """The user enters Home Assistant's webhook in the app's dashboard (Meta checks it
+        with its handshake before the first post)."""
+        await self.simulator.control(
+            "cloudapi/dashboard",
+            {"callback_url": f"{HA_URLS[-1]}/api/webhook/{WEBHOOK_ID}", "verify_token": HMAC_KEY},
+        )
+
+    async def scan(self) -> None:
+        """Nothing to scan."""
+
+    async def unlink_from_phone(self) -> None:
+        """Nothing is linked."""
+
+    async def write(self, **message: Any) -> None:
+        await self.simulator.control("cloudapi/inbound", message)
+
+    async def forget_webhook(self) -> None:
+        await self.simulator.control("cloudapi/dashboard", {"callback_url": ""})
+
+    async def sent(self) -> list[Sent]:
+        result = []
+        for record in await self.simulator.get("cloudapi/sent"):
+            body = record["body"]
+            if body.get("status") == "read" or body.get("type") not in (
+                "text",
+                "image",
+                "document",
+                "audio",
+                "video",
+                "sticker",
+            ):
+                continue
+            data = record.get("file", {}).get("base64")
+            text = (body.get("text") or {}).get("body")
+            result.append(Sent(body["to"], text, from_data_url(data, "file") if data else None))
+        return result
+
+
 KINDS: dict[str, type[Kind]] = {
     "wuzapi": Wuzapi,
     f"wuzapi-{OLD_BUILD}": WuzapiOldBuild,
@@ -586,4 +660,5 @@ KINDS: dict[str, type[Kind]] = {
     "waha": Waha,
     "evolution": Evolution,
     "greenapi": GreenApi,
+    "cloudapi": CloudApi,
 }

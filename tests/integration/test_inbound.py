@@ -119,8 +119,12 @@ async def test_removed_entry_takes_its_webhook(
 async def test_forgotten_webhook_is_healed_within_one_poll(
     hass: HomeAssistant, kind: Kind, account: MockConfigEntry, bus: Bus
 ) -> None:
-    """A gateway that lost our webhook gets it back at the next status poll."""
+    """A gateway that lost our webhook gets it back at the next status poll (where Home
+    Assistant sets it: the Cloud API's is the user's, in Meta's dashboard)."""
     bus.listen(EVENT_MESSAGE_RECEIVED)
+    if not kind.sets_webhook:
+        assert await kind.webhook() is None  # the number's token cannot read it
+        return
     ours = await kind.webhook()
     assert ours
     await kind.forget_webhook()

@@ -495,7 +495,7 @@ def _message_from(
         message_id=message_id,
         chat_id=_chat(number) if number else sender,
         sender=number,
-        sender_id=sender,
+        sender_id=_chat(number) if number else sender,
         sender_name=names.get(sender),
         is_group=False,
         from_me=False,
