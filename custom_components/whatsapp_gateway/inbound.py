@@ -304,6 +304,8 @@ class InboundRouter:
         # Sends waiting for a receipt: message id → (the status waited for, its future).
         self._waiting: dict[str, list[tuple[DeliveryStatus, asyncio.Future[DeliveryStatus]]]] = {}
         self._tags: OrderedDict[str, str] = OrderedDict()
+        # Why messages failed, where the gateway said (for the error of a send that waited).
+        self._failures: OrderedDict[str, str] = OrderedDict()
 
     @callback
     def remember_poll(self, message_id: str, poll: Poll) -> None:
@@ -315,6 +317,10 @@ class InboundRouter:
         self._tags[message_id] = tag
         if len(self._tags) > TAGGED_MESSAGES:
             self._tags.popitem(last=False)
+
+    def failure_of(self, message_id: str) -> str | None:
+        """Why the gateway said a message failed, if it said."""
+        return self._failures.get(message_id)
 
     def reached(self, message_id: str) -> DeliveryStatus | None:
         """The furthest status a receipt reported for a sent message, if any."""
@@ -613,6 +619,10 @@ class InboundRouter:
             if not self.statuses.add(f"{message_id}:{update.status}"):
                 continue
             self._memory.async_schedule_save()
+            if update.error:
+                self._failures[message_id] = update.error
+                if len(self._failures) > TAGGED_MESSAGES:
+                    self._failures.popitem(last=False)
             self._hass.bus.async_fire(
                 EVENT_MESSAGE_STATUS,
                 {

@@ -212,7 +212,8 @@ async def async_wait_for_receipts(
         if status is None:
             late.append(item["target"])
         elif status is DeliveryStatus.FAILED:
-            failed.append(item["target"])
+            reason = router.failure_of(item["message_id"])
+            failed.append(f"{item['target']} ({reason})" if reason else item["target"])
     if failed:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
