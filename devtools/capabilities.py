@@ -30,6 +30,7 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ("`send_typing`", (Capability.TYPING,)),
     ("`send_poll`", (Capability.POLL,)),
     ("Poll votes (`poll_vote`) with the options chosen", (Capability.POLL_VOTES,)),
+    ("`send_template` (approved templates)", (Capability.TEMPLATES,)),
     ("`mark_read`", (Capability.MARK_READ,)),
     ("Call events", (Capability.CALLS,)),
     ("`mentions` in message events; groups only when mentioned", (Capability.MENTIONS,)),

@@ -52,6 +52,11 @@ GATEWAYS: dict[str, Gateway] = {
     "greenapi": create_gateway(
         "greenapi", NO_SESSION, {"id_instance": "1101000001", "api_token": "t"}
     ),
+    "cloudapi": create_gateway(
+        "cloudapi",
+        NO_SESSION,
+        {"access_token": "t", "phone_number_id": "106540352242922", "app_secret": "s"},
+    ),
 }
 CHATAPI_PAYLOADS = [
     {
@@ -255,6 +260,13 @@ GREENAPI_PAYLOADS = [
         },
     },
 ]
+CLOUDAPI_PAYLOADS = [
+    *(json.loads(path.read_bytes()) for path in sorted(CAPTURED.glob("cloudapi-*.json"))),
+]
+for _payload in CLOUDAPI_PAYLOADS:  # the captures name other numbers: make them ours
+    for _entry in _payload.get("entry", []):
+        for _change in _entry.get("changes", []):
+            _change["value"].setdefault("metadata", {})["phone_number_id"] = "106540352242922"
 PAYLOADS: dict[str, list[Any]] = {
     "wuzapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("wuzapi_*.json"))],
     "maytapi": [json.loads(p.read_bytes()) for p in sorted(FIXTURES.glob("maytapi_*.json"))],
@@ -263,6 +275,7 @@ PAYLOADS: dict[str, list[Any]] = {
     "waha": WAHA_PAYLOADS,
     "evolution": EVOLUTION_PAYLOADS,
     "greenapi": GREENAPI_PAYLOADS,
+    "cloudapi": CLOUDAPI_PAYLOADS,
 }
 EXAMPLES_PER_GATEWAY = 10_000
 
@@ -359,6 +372,12 @@ NAMED_KEYS = st.sampled_from(
         "senderData",
         "messageData",
         "idMessage",
+        "entry",
+        "changes",
+        "value",
+        "messages",
+        "statuses",
+        "errors",
     ]
 )
 

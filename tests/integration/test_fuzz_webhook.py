@@ -22,8 +22,9 @@ import pytest
 
 from custom_components.whatsapp_gateway.const import EVENT_MESSAGE_RECEIVED
 from custom_components.whatsapp_gateway.gateway.base import hmac_sha256_hex
-from tests.conftest import FIXTURES, HMAC_KEY, StartSimulator
+from tests.conftest import CLOUD, FIXTURES, HMAC_KEY, StartSimulator
 from tests.gateway.test_parse_property import (
+    CLOUDAPI_PAYLOADS,
     EVOLUTION_PAYLOADS,
     GREENAPI_PAYLOADS,
     WAHA_PAYLOADS,
@@ -50,6 +51,7 @@ SAMPLES: dict[str, list[Any]] = {
     "waha": WAHA_PAYLOADS,
     "evolution": EVOLUTION_PAYLOADS,
     # Their files on a loopback port where nothing listens: no test may reach the internet.
+    "cloudapi": CLOUDAPI_PAYLOADS,
     "greenapi": json.loads(
         json.dumps(GREENAPI_PAYLOADS).replace("https://", "http://127.0.0.1:9/")
     ),
@@ -79,7 +81,9 @@ def body_for(rng: random.Random, kind: str) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("name", ["wuzapi", "maytapi", "waabot", "waha", "evolution", "greenapi"])
+@pytest.mark.parametrize(
+    "name", ["wuzapi", "maytapi", "waabot", "waha", "evolution", "greenapi", "cloudapi"]
+)
 async def test_generated_posts(
     hass: HomeAssistant,
     start_simulator: StartSimulator,
@@ -101,6 +105,9 @@ async def test_generated_posts(
             headers["x-hmac-signature"] = hmac_sha256_hex(HMAC_KEY, body)
         if name == "greenapi":
             headers["Authorization"] = f"Bearer {HMAC_KEY}"
+        if name == "cloudapi":  # Meta signs with the app secret
+            signature = hmac.new(CLOUD.app_secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature-256"] = f"sha256={signature}"
         if name == "waha":  # WAHA Plus
             headers["X-Webhook-Hmac"] = hmac.new(
                 HMAC_KEY.encode(), body, hashlib.sha512

@@ -306,7 +306,7 @@ def _cursor_of(answer: Any, cursor: str | None) -> str | None:
         return number
     numbers = [
         int(value)
-        for item in p.get(answer, "messages") or []
+        for item in p.get_list(answer, "messages")
         if (value := p.get_str(item, "messageNumber")) and value.isdigit()
     ]
     return str(max(numbers)) if numbers else cursor

@@ -313,8 +313,8 @@ class CloudApiGateway(Gateway):
         if not isinstance(post, dict):
             raise GatewayResponseError("The Cloud API webhook body is not a JSON object")
         events: list[InboundEvent] = []
-        for entry in p.get(post, "entry") or []:
-            for change in p.get(entry, "changes") or []:
+        for entry in p.get_list(post, "entry"):
+            for change in p.get_list(entry, "changes"):
                 value = p.get_dict(change, "value")
                 number_id = p.get_str(p.get_dict(value, "metadata"), "phone_number_id")
                 if number_id is not None and number_id != self._number_id:
@@ -385,17 +385,15 @@ def _chat(number: str) -> str:
 def _events_of(value: dict[str, Any]) -> list[InboundEvent]:
     names = {
         p.get_str(contact, "wa_id"): p.get_str(p.get_dict(contact, "profile"), "name")
-        for contact in p.get(value, "contacts") or []
+        for contact in p.get_list(value, "contacts")
     }
     messages = (
         _message_from(message, names)
-        for message in p.get(value, "messages") or []
+        for message in p.get_list(value, "messages")
         if isinstance(message, dict)
     )
     statuses = (
-        _status_from(status)
-        for status in p.get(value, "statuses") or []
-        if isinstance(status, dict)
+        _status_from(status) for status in p.get_list(value, "statuses") if isinstance(status, dict)
     )
     return [event for event in (*messages, *statuses) if event is not None]
 

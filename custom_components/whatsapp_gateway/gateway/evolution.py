@@ -387,7 +387,8 @@ class EvolutionGateway(Gateway):
             what="check numbers",
             body={"numbers": numbers},
         )
-        found = {p.get_str(item, "number"): item for item in answer or [] if isinstance(item, dict)}
+        items = answer if isinstance(answer, list) else []
+        found = {p.get_str(item, "number"): item for item in items if isinstance(item, dict)}
         results = []
         for number in numbers:
             item = found.get(number, {})
@@ -582,7 +583,7 @@ def _vote_from(data: dict[str, Any], tally: list[Any]) -> IncomingMessage | None
         name
         for option in tally
         if (name := p.get_str(option, "name")) is not None
-        and voter in {canonical_jid(v) for v in p.get(option, "voters") or [] if isinstance(v, str)}
+        and voter in {canonical_jid(v) for v in p.get_list(option, "voters") if isinstance(v, str)}
     )
     return IncomingMessage(
         message_id=f"{poll_id}:vote:{voter}:{','.join(selected)}",

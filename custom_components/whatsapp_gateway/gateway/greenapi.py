@@ -578,7 +578,7 @@ def _poll(data: dict[str, Any]) -> _Content:
     poll = p.get_dict(data, "pollMessageData")
     options = tuple(
         name
-        for option in p.get(poll, "options") or []
+        for option in p.get_list(poll, "options")
         if (name := p.get_str(option, "optionName")) is not None
     )
     question = p.get_str(poll, "name")
@@ -603,9 +603,9 @@ def _vote(data: dict[str, Any], voter: str) -> _Content:
     poll = p.get_dict(data, "pollMessageData")
     selected = tuple(
         name
-        for option in p.get(poll, "votes") or []
+        for option in p.get_list(poll, "votes")
         if (name := p.get_str(option, "optionName")) is not None
-        and voter in [v for v in p.get(option, "optionVoters") or [] if isinstance(v, str)]
+        and voter in [v for v in p.get_list(option, "optionVoters") if isinstance(v, str)]
     )
     return _Content(
         MessageKind.POLL_VOTE,

@@ -57,6 +57,12 @@ def get_dict(mapping: Any, *keys: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def get_list(mapping: Any, *keys: str) -> list[Any]:
+    """A nested list, or an empty list when missing or not a list."""
+    value = get(mapping, *keys)
+    return value if isinstance(value, list) else []
+
+
 def get_float(mapping: Any, *keys: str) -> float | None:
     """A number given as a number or as a numeric string."""
     value = get(mapping, *keys)

@@ -436,11 +436,11 @@ class WahaGateway(Gateway):
         path = URL(url).path
         others = [
             other
-            for other in p.get(config, "webhooks") or []
+            for other in p.get_list(config, "webhooks")
             if isinstance(other, dict) and URL(p.get_str(other, "url") or "").path != path
         ]
         choices = (hook["events"], list(WEBHOOK_EVENTS))
-        current = [h for h in p.get(config, "webhooks") or [] if h not in others]
+        current = [h for h in p.get_list(config, "webhooks") if h not in others]
         if any(current == [{**hook, "events": events}] for events in choices):
             return  # as wanted already: saving it again would restart the session
         for events in choices:
@@ -464,7 +464,7 @@ class WahaGateway(Gateway):
 
     def _our_hook(self, info: dict[str, Any] | None, url: str | None) -> dict[str, Any] | None:
         hooks = [
-            h for h in p.get(p.get_dict(info, "config"), "webhooks") or [] if isinstance(h, dict)
+            h for h in p.get_list(p.get_dict(info, "config"), "webhooks") if isinstance(h, dict)
         ]
         if url is not None:
             hooks = [h for h in hooks if p.get_str(h, "url") == url]
