@@ -62,6 +62,8 @@ FURTHER_ACCOUNTS = (
     ("waha", "WAHA (self-hosted)", "491700000015"),
     ("evolution", "Evolution API (self-hosted)", "491700000016"),
     ("greenapi", "GREEN-API (cloud service)", "491700000017"),
+    # A registered number: no phone to link; its number is the simulated Meta number.
+    ("cloudapi", "WhatsApp Cloud API (Meta, business numbers)", "15550953877"),
     ("wuzapi", "wuzapi (self-hosted)", "491700000014"),
 )
 # Which of the forms after the credentials picks an account of the login, by its title.
@@ -244,6 +246,11 @@ class Steps:
                     self.ha.get_by_role("button", name="Submit").click()
                 if product == "wuzapi":
                     self.link_by_code(number)
+                elif product == "cloudapi":
+                    self.finish()
+                    self.enter_webhook_in_meta_dashboard(number)
+                    self.write_ping()
+                    continue
                 else:
                     if product in ("waha", "evolution", "greenapi"):  # or a pairing code
                         self.ha.get_by_text("Scan a QR code").click()
@@ -254,6 +261,27 @@ class Steps:
         self.ha.goto(f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
         for number in (PHONE, *(number for _, _, number in FURTHER_ACCOUNTS)):
             expect(self.ha.get_by_text(f"WhatsApp +{number}").first).to_be_visible()
+
+    def enter_webhook_in_meta_dashboard(self, number: str) -> None:
+        """The repair issue says what to enter in Meta's app; entered there, it goes."""
+        self.ha.goto(f"{self.demo.ha_url}/config/repairs")
+        self.ha.get_by_text(f"Finish connecting WhatsApp +{number} in Meta's app").click()
+        expect(self.ha.get_by_text("Verify token")).to_be_visible()
+        shown = [code.inner_text().strip() for code in self.ha.locator("code").all()]
+        urls = [text for text in shown if "/api/webhook/" in text]
+        tokens = [text for text in shown if re.fullmatch(r"[0-9a-f]{32,}", text)]
+        if len(urls) != 1 or len(tokens) != 1:
+            raise DemoError(f"the repair issue does not say what to enter: {shown}")
+        self.shot(self.ha, "11-cloud-api-webhook")
+        answer = http(
+            "POST",
+            f"{self.demo.simulator_url}/__emulator/cloudapi/dashboard",
+            json_body={"callback_url": urls[0], "verify_token": tokens[0], "verify": True},
+        )
+        if answer != {"verified": True}:
+            raise DemoError(f"Meta's check of the webhook failed: {answer}")
+        self.ha.keyboard.press("Escape")
+        self.phone.goto(f"{self.demo.phone_url}?phone={self.phone_showing('cloudapi', 'number')}")
 
     def link_by_code(self, number: str) -> None:
         """Link with phone number instead: the dialog shows a code, typed on the phone page."""
