@@ -366,6 +366,7 @@ async def test_webhook_config_keeps_other_webhooks(
     ]
     assert await waha.webhook_matches(webhook_sink.url, "hook-secret")
     assert mine["hmac"] == {"key": "hook-secret"}
+    assert mine["retries"] == {"policy": "exponential", "delaySeconds": 2, "attempts": 10}
     assert "message.edited" in mine["events"]
     # Home Assistant at another address: our old webhook (the same path) is replaced.
     moved = webhook_sink.url.replace("127.0.0.1", "localhost")

@@ -429,7 +429,12 @@ class WahaGateway(Gateway):
         signs = await self._server_signs()
         info = await self._session_info()
         config = dict(p.get_dict(info, "config")) if info else {}
-        hook: dict[str, Any] = {"url": url, "events": [*WEBHOOK_EVENTS, *NEWER_EVENTS]}
+        hook: dict[str, Any] = {
+            "url": url,
+            "events": [*WEBHOOK_EVENTS, *NEWER_EVENTS],
+            # WAHA Plus posts again what Home Assistant did not take (a restart, a reload).
+            "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": 10},
+        }
         if secret and signs:
             hook["hmac"] = {"key": secret}
         # Ours, also under an earlier address of Home Assistant: the same path (webhook id).
