@@ -299,13 +299,13 @@ class CloudApiGateway(Gateway):
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, app secret>`."""
-        given = (_header(headers, SIGNATURE_HEADER) or "").strip().lower()
+        given = (p.get_header(headers, SIGNATURE_HEADER) or "").strip().lower()
         expected = "sha256=" + hmac.new(self._app_secret.encode(), body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(given.encode(), expected.encode())
 
     def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
         """A post without Meta's signature."""
-        return not _header(headers, SIGNATURE_HEADER)
+        return not p.get_header(headers, SIGNATURE_HEADER)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """The messages and statuses of our number in a `whatsapp_business_account` post."""
@@ -371,11 +371,6 @@ def _refusal(response: Response, what: str) -> GatewayError:
             status=404,
         )
     return GatewayResponseError(f"Meta refused the {what} request: {text}")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _chat(number: str) -> str:

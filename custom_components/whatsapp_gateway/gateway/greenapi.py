@@ -377,7 +377,7 @@ class GreenApiGateway(Gateway):
         The post must also name our instance.
         """
         if secret:
-            given = _header(headers, "Authorization") or ""
+            given = p.get_header(headers, "Authorization") or ""
             token = given.removeprefix("Bearer ").strip()
             if not hmac.compare_digest(token.encode(), secret.encode()):
                 return False
@@ -390,7 +390,7 @@ class GreenApiGateway(Gateway):
 
     def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
         """A post without the token we gave."""
-        return bool(secret) and not _header(headers, "Authorization")
+        return bool(secret) and not p.get_header(headers, "Authorization")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """One notification (`typeWebhook` and its fields)."""
@@ -459,11 +459,6 @@ def _refusal(response: Response, what: str) -> GatewayResponseError:
             status=404,
         )
     return GatewayResponseError(f"GREEN-API refused the {what} request: {text}")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _wire(chat: ChatId) -> str:

@@ -57,6 +57,12 @@ def get_dict(mapping: Any, *keys: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def get_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header, whatever the sender's casing of its name."""
+    value = get(headers, name)
+    return value if isinstance(value, str) else None
+
+
 def get_list(mapping: Any, *keys: str) -> list[Any]:
     """A nested list, or an empty list when missing or not a list."""
     value = get(mapping, *keys)

@@ -500,7 +500,7 @@ class WahaGateway(Gateway):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """HMAC-SHA512 of the raw body where the server signs; always the session's name."""
         if secret and self._signs:
-            signature = _header(headers, SIGNATURE_HEADER) or ""
+            signature = p.get_header(headers, SIGNATURE_HEADER) or ""
             expected = hmac.new(secret.encode(), body, hashlib.sha512).hexdigest()
             if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
                 return False
@@ -513,7 +513,7 @@ class WahaGateway(Gateway):
 
     def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
         """A post without a signature from a server that signs."""
-        return bool(secret) and bool(self._signs) and not _header(headers, SIGNATURE_HEADER)
+        return bool(secret) and bool(self._signs) and not p.get_header(headers, SIGNATURE_HEADER)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
         """The event of one envelope: `{id, timestamp, session, engine, event, payload, me}`."""
@@ -564,11 +564,6 @@ def _refusal(response: Response, what: str) -> GatewayResponseError:
             status=404,
         )
     return GatewayResponseError(f"WAHA refused the {what} request: {text}")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _wire(chat: ChatId) -> str:

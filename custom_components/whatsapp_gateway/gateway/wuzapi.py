@@ -690,7 +690,7 @@ class WuzapiGateway(Gateway):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
         """Check the HMAC signature; posts of builds that cannot sign must carry our token."""
         if secret and self._signs is not False:
-            signature = _header(headers, SIGNATURE_HEADER) or ""
+            signature = p.get_header(headers, SIGNATURE_HEADER) or ""
             expected = hmac_sha256_hex(secret, body)
             # Bytes, because compare_digest raises on non-ASCII text and headers are untrusted.
             return hmac.compare_digest(signature.strip().lower().encode(), expected.encode())
@@ -708,7 +708,11 @@ class WuzapiGateway(Gateway):
 
     def signature_missing(self, headers: Mapping[str, str], secret: str | None) -> bool:
         """A post without a signature although we hold a key the server took."""
-        return bool(secret) and self._signs is not False and not _header(headers, SIGNATURE_HEADER)
+        return (
+            bool(secret)
+            and self._signs is not False
+            and not p.get_header(headers, SIGNATURE_HEADER)
+        )
 
     def body_reader(
         self, headers: Mapping[str, str], secret: str | None, limit: int
@@ -870,7 +874,7 @@ class InlineMediaDropper(WebhookBodyReader):
         """For a cut body: whether the whole one (media included) was signed right."""
         if not self.dropped or self._hmac is None:
             return None
-        given = (_header(headers, SIGNATURE_HEADER) or "").strip().lower().encode()
+        given = (p.get_header(headers, SIGNATURE_HEADER) or "").strip().lower().encode()
         return hmac.compare_digest(given, self._hmac.hexdigest().encode())
 
 
@@ -879,13 +883,8 @@ def _wire_target(chat: ChatId) -> str:
     return chat.phone or chat.jid()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = p.get(headers, name)
-    return value if isinstance(value, str) else None
-
-
 def _content_type(headers: Mapping[str, str]) -> str:
-    return (_header(headers, "Content-Type") or "").lower()
+    return (p.get_header(headers, "Content-Type") or "").lower()
 
 
 def _is_form(headers: Mapping[str, str], body: bytes) -> bool:
