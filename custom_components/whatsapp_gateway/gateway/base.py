@@ -204,6 +204,17 @@ class Gateway(ABC):
             )
         return response
 
+    async def _fetch_file(self, url: str, *, headers: Mapping[str, str] | None = None) -> bytes:
+        """The bytes at a file's absolute URL (a gateway's storage), its failures mapped."""
+        response = await self._request(
+            "GET", "", what="download media", headers=headers, base_url=url
+        )
+        if response.status >= 400:
+            raise GatewayResponseError(
+                f"The file of the message could not be fetched (HTTP {response.status})"
+            )
+        return response.body
+
     # Session
 
     @abstractmethod

@@ -328,21 +328,7 @@ class CloudApiGateway(Gateway):
             raise GatewayResponseError("The message's media has nothing to download")
         described = await self._call("GET", f"/{media.download['id']}", what="media")
         url = p.require_str(described, "url", what="media answer")
-        try:
-            async with self._session.get(
-                url,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=aiohttp.ClientTimeout(total=60),
-            ) as resp:
-                data, status = await resp.read(), resp.status
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise GatewayResponseError(
-                f"The file of the message could not be fetched: {err}"
-            ) from err
-        if status >= 400:
-            raise GatewayResponseError(
-                f"The file of the message could not be fetched (HTTP {status})"
-            )
+        data = await self._fetch_file(url, headers={"Authorization": f"Bearer {self._token}"})
         return InboundMedia(
             mime_type=media.mime_type or p.get_str(described, "mime_type"),
             filename=media.filename,

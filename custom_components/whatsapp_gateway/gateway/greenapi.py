@@ -428,19 +428,7 @@ class GreenApiGateway(Gateway):
         """GET the file's downloadUrl (GREEN-API's storage; the URL itself is the key)."""
         if media.download is None:
             raise GatewayResponseError("The message's media has nothing to download")
-        url = str(media.download["url"])
-        try:
-            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=60)) as resp:
-                data = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise GatewayResponseError(
-                f"The file of the message could not be fetched: {err}"
-            ) from err
-        if status >= 400:
-            raise GatewayResponseError(
-                f"The file of the message could not be fetched (HTTP {status})"
-            )
+        data = await self._fetch_file(str(media.download["url"]))
         return InboundMedia(
             mime_type=media.mime_type, filename=media.filename, url=media.url, data=data
         )
