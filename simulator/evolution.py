@@ -22,7 +22,17 @@ import uuid
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, now, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, inbound_line, mark_read, png_data_url
+from .phones import (
+    Phone,
+    PhoneState,
+    chat_line,
+    check_pairing_code,
+    conflict,
+    contact_lid,
+    inbound_line,
+    mark_read,
+    png_data_url,
+)
 from .qr import qr_png
 
 SERVER_URL = "http://localhost:8080"
@@ -640,7 +650,7 @@ class EvolutionSimulator:
         sender = "".join(ch for ch in str(body.get("from", "491700000002")) if ch.isdigit())
         group = body.get("group")
         person = f"{sender}@s.whatsapp.net"
-        lid = f"{int(sender) % 10**15:015d}@lid"
+        lid = contact_lid(sender)
         key: dict[str, Any] = {
             "remoteJid": str(group) if group else (lid if body.get("lid") else person),
             "fromMe": bool(body.get("from_me", False)),
@@ -854,9 +864,7 @@ class EvolutionPhone(Phone):
 
     async def enter_code(self, code: str, name: str) -> None:
         """Link by the pairing code shown in Home Assistant."""
-        expected = self.instance.pairing_code
-        if not expected or code.replace("-", "").upper() != expected:
-            raise conflict("that is not the code WhatsApp asked for")
+        check_pairing_code(code, self.instance.pairing_code)
         self.instance.pairing_code = ""
         await self.simulator.link(self.instance, self.instance.pairing_phone, name)
 

@@ -18,7 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, inbound_line, mark_read
+from .phones import (
+    Phone,
+    PhoneState,
+    chat_line,
+    check_pairing_code,
+    conflict,
+    inbound_line,
+    mark_read,
+)
 from .qr import qr_png
 
 FILE_TYPES = {
@@ -574,8 +582,7 @@ class GreenApiPhone(Phone):
     async def enter_code(self, code: str, name: str) -> None:
         """Link by the code shown in Home Assistant."""
         instance = self.simulator.instance
-        if not instance.pairing_code or code.replace("-", "").upper() != instance.pairing_code:
-            raise conflict("that is not the code WhatsApp asked for")
+        check_pairing_code(code, instance.pairing_code)
         phone = instance.pairing_phone
         instance.pairing_code = ""
         await self.simulator.link(phone, name)

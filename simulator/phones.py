@@ -29,6 +29,17 @@ def conflict(text: str) -> web.HTTPConflict:
     return web.HTTPConflict(text=text)
 
 
+def check_pairing_code(typed: str, expected: str) -> None:
+    """The code typed on the phone must be the one WhatsApp gave (dash and case aside)."""
+    if not expected or typed.replace("-", "").upper() != expected.replace("-", "").upper():
+        raise conflict("that is not the code WhatsApp asked for")
+
+
+def contact_lid(number: str) -> str:
+    """A contact's LID, made up from the number so that tests can tell it."""
+    return f"{int(number) % 10**15:015d}@lid"
+
+
 def png_data_url(png: bytes) -> str:
     """A PNG as the data URL an <img> shows."""
     return "data:image/png;base64," + base64.b64encode(png).decode()

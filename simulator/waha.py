@@ -21,7 +21,16 @@ from typing import Any
 from aiohttp import web
 
 from .common import WebhookSender, json_bytes, message_id, read_json
-from .phones import Phone, PhoneState, chat_line, conflict, inbound_line, mark_read
+from .phones import (
+    Phone,
+    PhoneState,
+    chat_line,
+    check_pairing_code,
+    conflict,
+    contact_lid,
+    inbound_line,
+    mark_read,
+)
 from .qr import qr_png
 
 ENGINES = ("NOWEB", "WEBJS", "GOWS")
@@ -663,7 +672,7 @@ class WahaSimulator:
         sender = "".join(ch for ch in str(body.get("from", "491700000002")) if ch.isdigit())
         from_me = bool(body.get("from_me", False))
         group = body.get("group")
-        lid = f"{int(sender) % 10**15:015d}@lid"
+        lid = contact_lid(sender)
         person = lid if body.get("lid") else f"{sender}@c.us"
         chat = str(group) if group else person
         short = str(body.get("id") or message_id())
@@ -870,9 +879,7 @@ class WahaPhone(Phone):
 
     async def enter_code(self, code: str, name: str) -> None:
         """Link by the pairing code shown in Home Assistant."""
-        expected = self.session.pairing_code
-        if not expected or code.replace("-", "").upper() != expected:
-            raise conflict("that is not the code WhatsApp asked for")
+        check_pairing_code(code, self.session.pairing_code)
         await self.simulator.link(self.session, self.session.pairing_phone, name)
 
     async def write(self, message: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..common import message_id, now, read_json
-from ..phones import Phone, PhoneState, conflict, inbound_line, mark_read
+from ..phones import Phone, PhoneState, conflict, contact_lid, inbound_line, mark_read
 from .events import message_event, message_info, receipt_event
 from .server import (
     EXTENSIONS,
@@ -478,10 +478,5 @@ class PhoneControl(Part):
 
 
 def lid_of(user: WuzapiUser, number: str) -> str:
-    """The LID of a number: the account's own, or a contact's.
-
-    Made up from the number, so that tests can tell it.
-    """
-    if number == user.jid:
-        return user.lid
-    return f"{int(number) % 10**15:015d}@lid"
+    """The LID of a number: the account's own, or a contact's."""
+    return user.lid if number == user.jid else contact_lid(number)
