@@ -138,6 +138,17 @@ async def test_flow_links_by_pairing_code(hass: HomeAssistant, kind: Kind) -> No
         for p in await kind.simulator.get("phones")
         if p["product"] == kind.name and p["awaiting_code"]
     ]
+    # A mistyped code links nothing: the phone is refused and the dialog keeps waiting.
+    wrong = "".join("B" if c == "A" else "A" if c.isalnum() else c for c in code)
+    async with kind.simulator.session.post(
+        f"{kind.simulator.url}/__emulator/phones/{kind.name}/{phone['id']}/code",
+        json={"code": wrong, "name": "Home"},
+    ) as refused:
+        assert refused.status == 409
+    assert (
+        hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]["step_id"]
+        == (result["step_id"])
+    )
     await kind.simulator.control(
         f"phones/{kind.name}/{phone['id']}/code", {"code": code, "name": "Home"}
     )
