@@ -13,6 +13,7 @@ import yaml
 
 from custom_components.whatsapp_gateway.config_flow import NEW_ACCOUNT, account_step_id
 from custom_components.whatsapp_gateway.gateway import GATEWAYS
+from tests.translations import LANGUAGES, placeholders, texts
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / "whatsapp_gateway"
 PLATFORMS = ("sensor", "event", "image", "notify")
@@ -67,6 +68,23 @@ def test_every_json_parses_and_translations_match_strings() -> None:
     for path in INTEGRATION.rglob("*.json"):
         json.loads(path.read_text())
     assert load_json("translations/en.json") == STRINGS
+
+
+@pytest.mark.parametrize("language", LANGUAGES[1:])
+def test_every_language_has_the_keys_and_placeholders_of_strings(language: str) -> None:
+    english, translated = texts("strings"), texts(language)
+    assert sorted(translated) == sorted(english)
+    for key, text in english.items():
+        assert placeholders(translated[key]) == placeholders(text), key
+        # Markdown that makes a text readable (a code, a literal name) is kept too.
+        for mark in ("`", "**"):
+            assert translated[key].count(mark) == text.count(mark), (key, mark)
+        assert translated[key].strip(), key
+
+
+def test_the_languages_are_the_files() -> None:
+    files = sorted(path.stem for path in (INTEGRATION / "translations").glob("*.json"))
+    assert files == sorted(LANGUAGES)
 
 
 def test_manifest() -> None:

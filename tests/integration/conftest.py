@@ -13,9 +13,17 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from homeassistant import loader
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_USER,
+    ConfigFlow,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.core import Event, HomeAssistant, State, callback
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowHandler, FlowManager, FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -35,6 +43,7 @@ from tests.conftest import (
     SimulatorHandle,
     StartSimulator,
 )
+from tests.translations import problems_with
 
 from .kinds import CONTACT, HA_URLS, KINDS, WEBHOOK_ID, Kind, Maytapi, Wuzapi
 
@@ -57,6 +66,77 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if record.levelno >= logging.ERROR
     ]
     assert not errors, errors
+
+
+def flow_category(hass: HomeAssistant, flow: FlowHandler) -> str | None:
+    """Where a flow of ours finds its texts: `config`, `options` or `config_subentries.<type>`."""
+    if isinstance(flow, ConfigFlow):
+        return "config" if flow.handler == DOMAIN else None
+    if isinstance(flow, OptionsFlow):
+        entry_id, category = flow.handler, "options"
+    elif isinstance(flow, ConfigSubentryFlow):
+        entry_id, subentry_type = flow.handler
+        category = f"config_subentries.{subentry_type}"
+    else:
+        return None
+    entry = hass.config_entries.async_get_entry(entry_id)
+    return category if entry and entry.domain == DOMAIN else None
+
+
+def flow_result_keys(category: str, result: Any) -> list[str]:
+    """The translation keys the frontend looks up to show this result."""
+    step = f"{category}.step.{result.get('step_id')}"
+    kind = result["type"]
+    if kind is FlowResultType.ABORT:
+        return [f"{category}.abort.{result['reason']}"]
+    if kind is FlowResultType.MENU:
+        return [f"{step}.title"] + [f"{step}.menu_options.{o}" for o in result["menu_options"]]
+    if kind is FlowResultType.SHOW_PROGRESS:
+        return [f"{step}.title", f"{category}.progress.{result['progress_action']}"]
+    if kind is not FlowResultType.FORM:
+        return []
+    fields = [str(key) for key in result["data_schema"].schema] if result["data_schema"] else []
+    keys = [f"{step}.title"]
+    keys += [f"{step}.{part}.{name}" for name in fields for part in ("data", "data_description")]
+    keys += [f"{category}.error.{error}" for error in (result.get("errors") or {}).values()]
+    return keys
+
+
+@pytest.fixture(autouse=True)
+def every_text_translated(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Whatever a test makes us show (a flow step, an error, a repair issue) exists in every
+    language and gets every placeholder its text needs there."""
+    problems: list[str] = []
+    handle_step = FlowManager._async_handle_step
+    get_or_create = ir.IssueRegistry.async_get_or_create
+    error_init = HomeAssistantError.__init__
+
+    async def checked_step(manager: FlowManager, flow: FlowHandler, *args: Any) -> Any:
+        result = await handle_step(manager, flow, *args)
+        if category := flow_category(hass, flow):
+            given = result.get("description_placeholders")
+            for key in flow_result_keys(category, result):
+                problems.extend(problems_with(key, given))
+        return result
+
+    def checked_issue(registry: ir.IssueRegistry, domain: str, issue_id: str, **kw: Any) -> Any:
+        if domain == DOMAIN:
+            for part in ("title", "description"):
+                key = f"issues.{kw['translation_key']}.{part}"
+                problems.extend(problems_with(key, kw.get("translation_placeholders")))
+        return get_or_create(registry, domain, issue_id, **kw)
+
+    def checked_error(error: HomeAssistantError, *args: Any, **kw: Any) -> None:
+        error_init(error, *args, **kw)
+        if kw.get("translation_domain") == DOMAIN:
+            key = f"exceptions.{kw['translation_key']}.message"
+            problems.extend(problems_with(key, kw.get("translation_placeholders")))
+
+    monkeypatch.setattr(FlowManager, "_async_handle_step", checked_step)
+    monkeypatch.setattr(ir.IssueRegistry, "async_get_or_create", checked_issue)
+    monkeypatch.setattr(HomeAssistantError, "__init__", checked_error)
+    yield
+    assert not problems, sorted(set(problems))
 
 
 @pytest.fixture

@@ -25,12 +25,14 @@ from tests.conftest import (
     SimulatorHandle,
     StartSimulator,
 )
+from tests.translations import LANGUAGES, texts
 
 from .conftest import (
     MAYTAPI_PHONE,
     WUZAPI_PHONE,
     Bus,
     configure,
+    flow_result_keys,
     pair_wuzapi_user,
     reauth_flows,
     setup_entry,
@@ -114,6 +116,54 @@ async def test_wuzapi_qr_pairing(hass: HomeAssistant, simulator: SimulatorHandle
     assert entry.state is ConfigEntryState.LOADED
     # The entity ids read as a WhatsApp account, not as a number (templates cannot start so).
     assert state(hass, f"sensor.whatsapp_{WUZAPI_PHONE}_session").state == "connected"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_flows_in_every_language(
+    hass: HomeAssistant, simulator: SimulatorHandle, language: str
+) -> None:
+    """Set up in each language, the texts Home Assistant loads for each step are ours in it."""
+    hass.config.language = language
+    seen: list[str] = []
+
+    async def shown(result: dict[str, Any], category: str, prefix: str | None = None) -> None:
+        loaded = await translation.async_get_translations(hass, language, category, [DOMAIN])
+        for key in flow_result_keys(prefix or category, result):
+            text = loaded.get(f"component.{DOMAIN}.{key}")
+            assert text == texts(language)[key], key
+            seen.append(key)
+            if language != "en" and key.endswith("title"):
+                assert text != texts("en")[key], f"{key} is still English"
+
+    result = await start(hass, "wuzapi")
+    await shown(result, "config")
+    result = await configure(hass, result, {"url": simulator.url, "token": "wrong"})
+    await shown(result, "config")
+    result = await configure(hass, result, {"url": simulator.url, "token": USER_TOKEN})
+    await shown(result, "config")
+    result = await configure(hass, result, {"next_step_id": "pair"})
+    await shown(result, "config")
+    await scan(simulator)
+    await watcher_done(hass, result)
+    result = await configure(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await shown(result, "options")
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "chat"), context={"source": SOURCE_USER}
+    )
+    await shown(result, "config_subentries", "config_subentries.chat")
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"chat_id": "0170 1234567"}
+    )
+    await shown(result, "config_subentries", "config_subentries.chat")
+    assert "config.error.credential_refused" in seen
+    assert "config.progress.scan_qr" in seen
+    assert "options.step.init.data_description.status_interval" in seen
+    assert "config_subentries.chat.error.national_number" in seen
 
 
 @pytest.mark.parametrize("build", ["current", "2025-05"])
