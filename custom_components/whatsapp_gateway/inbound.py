@@ -558,6 +558,7 @@ class InboundRouter:
         """
         media = message.media
         location = message.location
+        contact = message.contact
         sender_lid, sender = self._memory.identify(message.sender_lid, message.sender)
         poll = self._poll_data(message)
         text = message.text
@@ -594,6 +595,7 @@ class InboundRouter:
                 "longitude": location.longitude,
                 "name": location.name,
             },
+            "contact": None if contact is None else {"name": contact.name, "vcard": contact.vcard},
             "quoted_message_id": message.quoted_message_id,
             "mentions": list(message.mentions),
             "poll": poll,

@@ -215,6 +215,7 @@ async def test_incoming_message(
         "caption": None,
         "media": None,
         "location": None,
+        "contact": None,
         "quoted_message_id": None,
         "mentions": [],
         "poll": None,

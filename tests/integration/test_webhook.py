@@ -64,6 +64,7 @@ EVENT_KEYS = {
     "caption",
     "media",
     "location",
+    "contact",
     "quoted_message_id",
     "mentions",
     "poll",
@@ -127,6 +128,7 @@ async def test_wuzapi_text_message(
         "caption": None,
         "media": None,
         "location": None,
+        "contact": None,
         "quoted_message_id": None,
         "mentions": [],
         "poll": None,
@@ -440,6 +442,21 @@ async def test_reactions_edits_and_deletions(
     ]
     assert all(event.data["sender"] == "491700000002" for event in received)
     assert state(hass, "event.home_message").attributes["event_type"] == "delete"
+
+
+async def test_a_contact_card_carries_its_name_and_card(
+    hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
+) -> None:
+    received = bus.listen(EVENT_MESSAGE_RECEIVED)
+    vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:Plumber Paul\nTEL:+491709876543\nEND:VCARD"
+    await simulator.control(
+        f"wuzapi/users/{USER_TOKEN}/inbound",
+        {"from": "491700000002", "kind": "contact", "contact_name": "Plumber Paul", "vcard": vcard},
+    )
+    await hass.async_block_till_done()
+    [event] = received
+    assert event.data["kind"] == "contact"
+    assert event.data["contact"] == {"name": "Plumber Paul", "vcard": vcard}
 
 
 async def test_receipts_fire_status_events(
