@@ -16,6 +16,7 @@ from custom_components.whatsapp_gateway.const import (
     EVENT_MESSAGE_RECEIVED,
     EVENT_MESSAGE_STATUS,
 )
+from custom_components.whatsapp_gateway.diagnostics import async_get_config_entry_diagnostics
 from simulator import CloudApiConfig
 from tests.conftest import HMAC_KEY, StartSimulator
 
@@ -43,6 +44,8 @@ async def test_meta_checks_the_webhook_and_the_notice_goes(
     url = issue.translation_placeholders["url"]  # type: ignore[index]
     assert url.endswith(f"/api/webhook/{WEBHOOK_ID}")
     assert issue.translation_placeholders["verify_token"] == HMAC_KEY  # type: ignore[index]
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["inbound"]["webhook_handshake"] is True
 
     query = {"hub.mode": "subscribe", "hub.challenge": "1158201444"}
     path = f"/api/webhook/{WEBHOOK_ID}"
@@ -56,6 +59,8 @@ async def test_meta_checks_the_webhook_and_the_notice_goes(
     )
     assert answer == {"verified": True}
     assert registry.async_get_issue(DOMAIN, f"webhook_handshake_{entry.entry_id}") is None
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["inbound"]["webhook_handshake"] is False
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
     await kind.write(text="ping", **{"from": CONTACT})
     await hass.async_block_till_done()
