@@ -1,8 +1,10 @@
-"""The README's table of what each gateway can do, made from the gateways' descriptors.
+"""What each gateway can do, made from the gateways' descriptors, for the README and docs.
 
-`python -m devtools.capabilities` prints it; with `--write` it replaces the table in README.md
-(between its two markers). A test checks that README.md holds the table as it is made now, so
-the table follows the descriptors and cannot drift from them.
+The README has a table; each action's page under docs/actions/ lists the gateways it works with.
+
+`python -m devtools.capabilities` prints the table; with `--write` it replaces the table in
+README.md and the lists in the action pages (each between its two markers). A test checks that
+they are as they are made now, so they follow the descriptors and cannot drift from them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,29 @@ import sys
 
 from custom_components.whatsapp_gateway.gateway import GATEWAYS, Capability
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+ACTION_PAGES = ROOT / "docs" / "actions"
 BEGIN = "<!-- capability matrix: made by `python -m devtools.capabilities --write` -->"
 END = "<!-- end of capability matrix -->"
+GATEWAYS_BEGIN = "<!-- gateways: made by `python -m devtools.capabilities --write` -->"
+GATEWAYS_END = "<!-- end of gateways -->"
+
+# Each action and what a gateway needs for it (nothing: every gateway has it).
+ACTION_NEEDS: dict[str, Capability | None] = {
+    "send_message": None,
+    "send_file": None,
+    "send_location": Capability.LOCATION,
+    "send_reaction": Capability.REACTION,
+    "mark_read": Capability.MARK_READ,
+    "edit_message": Capability.EDIT,
+    "delete_message": Capability.DELETE,
+    "send_typing": Capability.TYPING,
+    "send_poll": Capability.POLL,
+    "send_template": Capability.TEMPLATES,
+}
+# The actions that can wait for a receipt (`wait_for`).
+CONFIRMING = ("send_message", "send_file", "send_location", "send_poll", "send_template")
 
 # What a user can do, and the capabilities that give it (any one of them; none: every gateway).
 ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
@@ -67,20 +89,62 @@ def matrix() -> str:
     return "\n".join(lines)
 
 
+def names(capability: Capability | None, *, having: bool = True) -> list[str]:
+    """The gateways that have a capability (or lack it)."""
+    return [
+        descriptor.name
+        for descriptor in GATEWAYS
+        if (capability is None or capability in descriptor.capabilities) is having
+    ]
+
+
+def gateways_of(action: str) -> str:
+    """Which gateways an action works with, as its page says it."""
+    needed = ACTION_NEEDS[action]
+    able, unable = names(needed), names(needed, having=False)
+    if not unable:
+        lines = [f"- Works with every gateway: {', '.join(able)}."]
+    else:
+        lines = [
+            f"- Works with: {', '.join(able)}.",
+            f"- Not with {', '.join(unable)}: there the action fails with *… cannot do this*"
+            " and sends nothing.",
+        ]
+    if action in CONFIRMING:
+        lines.append(
+            f"- `wait_for: delivered` or `read`: {', '.join(names(Capability.RECEIPTS))}"
+            " (see [Waiting for the receipt](README.md#waiting-for-the-receipt))."
+        )
+    return "\n".join(lines)
+
+
+def replaced(text: str, begin: str, end: str, content: str) -> str:
+    """The text with what stands between two markers replaced by `content`."""
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    return f"{text[:start]}\n{content}\n{text[stop:]}"
+
+
 def with_matrix(readme: str) -> str:
     """The README with the table between its markers replaced by the current one."""
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return f"{readme[:start]}\n{matrix()}\n{readme[end:]}"
+    return replaced(readme, BEGIN, END, matrix())
+
+
+def with_gateways(page: str, action: str) -> str:
+    """An action's page with its list of gateways replaced by the current one."""
+    return replaced(page, GATEWAYS_BEGIN, GATEWAYS_END, gateways_of(action))
 
 
 def main() -> None:
-    """Print the table, or write it into README.md."""
+    """Print the table, or write it into README.md and the lists into the action pages."""
     parser = argparse.ArgumentParser(prog="python -m devtools.capabilities", description=__doc__)
-    parser.add_argument("--write", action="store_true", help="replace the table in README.md")
-    if parser.parse_args().write:
-        README.write_text(with_matrix(README.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
+    parser.add_argument("--write", action="store_true", help="replace the table and the lists")
+    if not parser.parse_args().write:
         sys.stdout.write(matrix() + "\n")
+        return
+    README.write_text(with_matrix(README.read_text(encoding="utf-8")), encoding="utf-8")
+    for action in ACTION_NEEDS:
+        page = ACTION_PAGES / f"{action}.md"
+        page.write_text(with_gateways(page.read_text(encoding="utf-8"), action), encoding="utf-8")
 
 
 if __name__ == "__main__":
