@@ -80,6 +80,9 @@ def test_every_language_has_the_keys_and_placeholders_of_strings(language: str) 
         for mark in ("`", "**"):
             assert translated[key].count(mark) == text.count(mark), (key, mark)
         assert translated[key].strip(), key
+        # The frontend formats with ICU MessageFormat, where an apostrophe before a brace
+        # quotes it: "l'{url}" would show the placeholder's name instead of its value.
+        assert "'{" not in translated[key] and "'}" not in translated[key], key
 
 
 def test_the_languages_are_the_files() -> None:
