@@ -105,13 +105,27 @@ class Steps:
             raise
         self.timings.append((name, time.monotonic() - start))
 
+    def visit(self, page: Page, url: str) -> None:
+        """Open a page; once more when a navigation of the frontend's own aborted it.
+
+        The frontend reloads itself once on a first visit and may move on while a page still
+        loads; a goto at that moment fails with net::ERR_ABORTED, though nothing is wrong.
+        """
+        try:
+            page.goto(url)
+        except PlaywrightError as err:
+            if "ERR_ABORTED" not in str(err):
+                raise
+            page.wait_for_load_state()
+            page.goto(url)
+
     def shot(self, page: Page, name: str) -> None:
         """Save a screenshot for the README."""
         page.screenshot(path=IMAGES / f"{name}.png", animations="disabled")
 
     def log_in(self) -> None:
         """The login page, with the demo user that scripts/develop created."""
-        self.ha.goto(self.demo.ha_url)
+        self.visit(self.ha, self.demo.ha_url)
         self.ha.get_by_role("textbox", name="Username").fill(USERNAME)
         self.ha.get_by_role("textbox", name="Password").fill(PASSWORD)
         self.ha.get_by_role("button", name="Log in").click()
@@ -130,7 +144,7 @@ class Steps:
 
     def open_gateway_menu(self) -> None:
         """The integration's first step: which gateway."""
-        self.ha.goto(f"{self.demo.ha_url}/config/integrations/dashboard")
+        self.visit(self.ha, f"{self.demo.ha_url}/config/integrations/dashboard")
         self.ha.get_by_role("button", name="Add integration").click()
         self.ha.get_by_placeholder("Search for a brand name").fill("WhatsApp")
         self.ha.get_by_role("button", name="WhatsApp Gateway").click()
@@ -162,7 +176,7 @@ class Steps:
 
     def scan_on_phone(self, product: str, number: str, *, screenshot: bool = False) -> None:
         """Play the phone of the product's account that shows a QR code, and scan it."""
-        self.phone.goto(f"{self.demo.phone_url}?phone={self.phone_showing(product, 'qr')}")
+        self.visit(self.phone, f"{self.demo.phone_url}?phone={self.phone_showing(product, 'qr')}")
         phone_qr = self.phone.get_by_role("img", name="QR code to link this phone")
         expect(phone_qr).to_be_visible()
         # The code rotates every 20 s on both sides; they agree within one rotation.
@@ -199,7 +213,7 @@ class Steps:
 
     def see_entry(self) -> None:
         """The account's entry and its entities."""
-        self.ha.goto(f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
+        self.visit(self.ha, f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
         expect(self.ha.get_by_text(f"+{PHONE}").first).to_be_visible()
         self.shot(self.ha, "6-entry")
         self.ha.get_by_text("WhatsApp account").first.click()
@@ -258,13 +272,13 @@ class Steps:
                     self.scan_on_phone(product, number)
                 self.finish()
                 self.write_ping()
-        self.ha.goto(f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
+        self.visit(self.ha, f"{self.demo.ha_url}/config/integrations/integration/whatsapp_gateway")
         for number in (PHONE, *(number for _, _, number in FURTHER_ACCOUNTS)):
             expect(self.ha.get_by_text(f"WhatsApp +{number}").first).to_be_visible()
 
     def enter_webhook_in_meta_dashboard(self, number: str) -> None:
         """The repair issue says what to enter in Meta's app; entered there, it goes."""
-        self.ha.goto(f"{self.demo.ha_url}/config/repairs")
+        self.visit(self.ha, f"{self.demo.ha_url}/config/repairs")
         self.ha.get_by_text(f"Finish connecting WhatsApp +{number} in Meta's app").click()
         expect(self.ha.get_by_text("Verify token")).to_be_visible()
         shown = [code.inner_text().strip() for code in self.ha.locator("code").all()]
@@ -281,7 +295,9 @@ class Steps:
         if answer != {"verified": True}:
             raise DemoError(f"Meta's check of the webhook failed: {answer}")
         self.ha.keyboard.press("Escape")
-        self.phone.goto(f"{self.demo.phone_url}?phone={self.phone_showing('cloudapi', 'number')}")
+        self.visit(
+            self.phone, f"{self.demo.phone_url}?phone={self.phone_showing('cloudapi', 'number')}"
+        )
 
     def link_by_code(self, number: str) -> None:
         """Link with phone number instead: the dialog shows a code, typed on the phone page."""
@@ -291,8 +307,9 @@ class Steps:
         shown = self.ha.get_by_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"))
         expect(shown).to_be_visible()
         code = shown.inner_text().strip()
-        self.phone.goto(
-            f"{self.demo.phone_url}?phone={self.phone_showing('wuzapi', 'awaiting_code')}"
+        self.visit(
+            self.phone,
+            f"{self.demo.phone_url}?phone={self.phone_showing('wuzapi', 'awaiting_code')}",
         )
         self.phone.get_by_label("Pairing code").fill(code)
         self.shot(self.phone, "4b-phone-pairing-code")
