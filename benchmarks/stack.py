@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import compileall
 from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,8 +94,14 @@ logger:
 
 @dataclass
 class Stack:
-    """Home Assistant as a child process, the simulator in this process."""
+    """Home Assistant as a child process, the simulator in this process.
 
+    `compiled`: the integration comes with its bytecode, as Home Assistant finds it from its
+    second start on (Python wrote it at the first). Without, Python compiles its sources when
+    Home Assistant imports them, as at the first start after an install or an update.
+    """
+
+    compiled: bool = True
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wa-bench-")))
     ha_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -124,7 +132,14 @@ class Stack:
         self.gateway_url = f"http://127.0.0.1:{gateway_port}"
         ha_config = self.folder / "config"
         (ha_config / "custom_components").mkdir(parents=True)
-        (ha_config / "custom_components" / "whatsapp_gateway").symlink_to(COMPONENT)
+        component = ha_config / "custom_components" / "whatsapp_gateway"
+        if self.compiled:
+            # A copy, so that the bytecode goes there rather than into the repository.
+            ignore = shutil.ignore_patterns("__pycache__")
+            await asyncio.to_thread(shutil.copytree, COMPONENT, component, ignore=ignore)
+            await asyncio.to_thread(compileall.compile_dir, component, quiet=1)
+        else:
+            component.symlink_to(COMPONENT)
         (ha_config / "custom_components" / "bench_floor").symlink_to(FLOOR_COMPONENT)
         (ha_config / "configuration.yaml").write_text(
             _configuration(self.ha_port, self.gateway_url, self.folder)
@@ -213,15 +228,17 @@ class Stack:
         return log_problems(log, ours_only=True) if log.exists() else []
 
     async def stop(self) -> None:
-        """Stop Home Assistant, then the simulator."""
+        """Stop Home Assistant, then the simulator (once; a second call does nothing)."""
         if self.process is not None:
             self.process.terminate()
             try:
                 await asyncio.to_thread(self.process.wait, 60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+            self.process = None
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
 
 async def json_request(
