@@ -43,6 +43,13 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
 
+    def json_or_none(self, what: str) -> Any:
+        """The body as JSON; None when it is none (an error page of a proxy, say)."""
+        try:
+            return self.json(what)
+        except NotTheGateway:
+            return None
+
     def json(self, what: str) -> Any:
         """The body as JSON, or a clear error naming what we asked for."""
         try:

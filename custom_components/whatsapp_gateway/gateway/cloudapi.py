@@ -142,11 +142,7 @@ class CloudApiGateway(Gateway):
         )
         shown = p.get_str(answer, "display_phone_number")
         if shown is None:
-            raise NotTheGateway(
-                "Something answers at this address, but it is not the Graph API "
-                "(no phone number in its answer)",
-                status=200,
-            )
+            raise NotTheGateway.lacking("the Graph API", "phone number")
         phone = "".join(ch for ch in shown if ch.isdigit())
         return SessionStatus(
             SessionState.CONNECTED,
@@ -339,10 +335,7 @@ class CloudApiGateway(Gateway):
 
 def _refusal(response: Response, what: str) -> GatewayError:
     """Meta's error: `{error: {message, type, code, error_data: {details}}}`."""
-    try:
-        answer = response.json(what)
-    except NotTheGateway:
-        answer = None
+    answer = response.json_or_none(what)
     error = p.get_dict(answer, "error")
     code = p.get(error, "code")
     message = p.get_str(error, "message") or f"HTTP {response.status}"
@@ -351,11 +344,7 @@ def _refusal(response: Response, what: str) -> GatewayError:
     if response.status == 401 or code in _TOKEN_ERRORS:
         return GatewayAuthError(f"Meta refused the access token: {text}", credential="access_token")
     if response.status == 404 and answer is None:
-        return NotTheGateway(
-            f"Something answers at this address, but not the Graph API (HTTP 404 to the {what} "
-            "request)",
-            status=404,
-        )
+        return NotTheGateway.not_found("the Graph API", what)
     return GatewayResponseError(f"Meta refused the {what} request: {text}")
 
 

@@ -65,6 +65,24 @@ class NotTheGateway(GatewayResponseError):
         super().__init__(message)
         self.status = status
 
+    @classmethod
+    def lacking(cls, product: str, missing: str) -> NotTheGateway:
+        """An answer (HTTP 200) without what the product's answer always holds."""
+        return cls(
+            f"Something answers at this address, but it is not {product} "
+            f"(no {missing} in its answer)",
+            status=200,
+        )
+
+    @classmethod
+    def not_found(cls, product: str, what: str) -> NotTheGateway:
+        """A 404 with no JSON: another server, or the right host on another path or port."""
+        return cls(
+            f"Something answers at this address, but not {product} (HTTP 404 to the {what} "
+            "request)",
+            status=404,
+        )
+
 
 class GatewayUnsupported(GatewayError):
     """The gateway product cannot do what was asked (e.g. pairing codes on Maytapi)."""

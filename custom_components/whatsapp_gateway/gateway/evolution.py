@@ -163,11 +163,7 @@ class EvolutionGateway(Gateway):
         except _InstanceNotFound:
             return None
         if not isinstance(rows, list):
-            raise NotTheGateway(
-                "Something answers at this address, but it is not Evolution API "
-                "(no instance list in its answer)",
-                status=200,
-            )
+            raise NotTheGateway.lacking("Evolution API", "instance list")
         for row in rows:
             inner = p.get_dict(row, "instance") or row
             if p.get_str(inner, "name", "instanceName") == self._instance:
@@ -498,10 +494,7 @@ class _InstanceNotFound(GatewayResponseError):
 
 def _refusal(response: Response, what: str) -> GatewayResponseError:
     """Evolution's error: `{status, error, response: {message}}`; message may be a list."""
-    try:
-        answer = response.json(what)
-    except NotTheGateway:
-        answer = None
+    answer = response.json_or_none(what)
     message = p.get(p.get_dict(answer, "response"), "message")
     if isinstance(message, list):
         message = "; ".join(str(item) for item in message)
@@ -509,11 +502,7 @@ def _refusal(response: Response, what: str) -> GatewayResponseError:
     if response.status == 404 and "instance" in text.lower() and "not found" in text.lower():
         return _InstanceNotFound(f"Evolution API has no such instance: {text}")
     if response.status == 404 and answer is None:
-        return NotTheGateway(
-            f"Something answers at this address, but not Evolution API (HTTP 404 to the "
-            f"{what} request)",
-            status=404,
-        )
+        return NotTheGateway.not_found("Evolution API", what)
     return GatewayResponseError(f"Evolution API refused the {what} request: {text}")
 
 

@@ -178,11 +178,7 @@ class GreenApiGateway(Gateway):
         answer = await self._call("GET", "getStateInstance", what="status")
         name = p.get_str(answer, "stateInstance")
         if name is None:
-            raise NotTheGateway(
-                "Something answers at this address, but it is not GREEN-API "
-                "(no instance state in its answer)",
-                status=200,
-            )
+            raise NotTheGateway.lacking("GREEN-API", "instance state")
         state = _STATES.get(name, SessionState.DISCONNECTED)
         if state is not SessionState.CONNECTED:
             return SessionStatus(state, detail=name)
@@ -435,17 +431,10 @@ class GreenApiGateway(Gateway):
 
 
 def _refusal(response: Response, what: str) -> GatewayResponseError:
-    try:
-        answer = response.json(what)
-    except NotTheGateway:
-        answer = None
+    answer = response.json_or_none(what)
     text = p.get_str(answer, "message", "error") or f"HTTP {response.status}"
     if response.status == 404 and answer is None:
-        return NotTheGateway(
-            f"Something answers at this address, but not GREEN-API (HTTP 404 to the {what} "
-            "request)",
-            status=404,
-        )
+        return NotTheGateway.not_found("GREEN-API", what)
     return GatewayResponseError(f"GREEN-API refused the {what} request: {text}")
 
 

@@ -209,10 +209,7 @@ class WahaGateway(Gateway):
         except _SessionNotFound:
             return None
         if not isinstance(info, dict) or "status" not in info:
-            raise NotTheGateway(
-                "Something answers at this address, but it is not WAHA (no session in its answer)",
-                status=200,
-            )
+            raise NotTheGateway.lacking("WAHA", "session")
         return info
 
     async def status(self) -> SessionStatus:
@@ -548,10 +545,7 @@ class _SessionNotFound(GatewayResponseError):
 
 def _refusal(response: Response, what: str) -> GatewayResponseError:
     """WAHA's error: NestJS's `{statusCode, message, error}`, where message may be a list."""
-    try:
-        answer = response.json(what)
-    except NotTheGateway:
-        answer = None
+    answer = response.json_or_none(what)
     message = p.get(answer, "message")
     if isinstance(message, list):
         message = "; ".join(str(item) for item in message)
@@ -559,10 +553,7 @@ def _refusal(response: Response, what: str) -> GatewayResponseError:
     if response.status == 404 and "session" in text.lower():
         return _SessionNotFound(f"WAHA has no session for the {what} request: {text}")
     if response.status == 404 and answer is None:
-        return NotTheGateway(
-            f"Something answers at this address, but not WAHA (HTTP 404 to the {what} request)",
-            status=404,
-        )
+        return NotTheGateway.not_found("WAHA", what)
     return GatewayResponseError(f"WAHA refused the {what} request: {text}")
 
 
