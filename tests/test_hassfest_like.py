@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 import re
 from typing import Any
 
@@ -13,9 +12,8 @@ import yaml
 
 from custom_components.whatsapp_gateway.config_flow import NEW_ACCOUNT, account_step_id
 from custom_components.whatsapp_gateway.gateway import GATEWAYS
-from tests.translations import LANGUAGES, placeholders, texts
+from tests.translations import INTEGRATION, LANGUAGES, flatten, placeholders, texts
 
-INTEGRATION = Path(__file__).parent.parent / "custom_components" / "whatsapp_gateway"
 PLATFORMS = ("sensor", "event", "image", "notify")
 URL = re.compile(r"https?://")
 
@@ -53,12 +51,6 @@ def source(name: str) -> str:
 
 def all_code() -> str:
     return "\n".join(path.read_text() for path in INTEGRATION.glob("*.py"))
-
-
-def strings_in(tree: Any) -> list[str]:
-    if isinstance(tree, dict):
-        return [text for value in tree.values() for text in strings_in(value)]
-    return [tree] if isinstance(tree, str) else []
 
 
 STRINGS = load_json("strings.json")
@@ -105,7 +97,9 @@ def test_manifest() -> None:
 
 
 def test_no_urls_in_translations() -> None:
-    offenders = [text for text in strings_in(STRINGS) if URL.search(text)]
+    offenders = [
+        text for language in LANGUAGES for text in texts(language).values() if URL.search(text)
+    ]
     assert offenders == []
 
 
@@ -154,7 +148,7 @@ def test_entity_translations_and_icons(platform: str) -> None:
     assert keys <= set(STRINGS["entity"][platform])
     icons = load_json("icons.json")["entity"][platform]
     assert keys == set(icons)
-    assert all(icon.startswith("mdi:") for entry in icons.values() for icon in strings_in(entry))
+    assert all(icon.startswith("mdi:") for icon in flatten(icons).values())
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
