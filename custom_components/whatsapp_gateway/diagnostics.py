@@ -11,7 +11,7 @@ from .const import CONF_CHAT_ID, CONF_CLOUDHOOK_URL, CONF_WEBHOOK_SECRET, DOMAIN
 from .coordinator import WhatsAppConfigEntry
 from .gateway import GATEWAYS
 from .polling import MessagePoller
-from .webhook import gateway_is_local, handshake_issue_id, issue_id, unsigned_issue_id
+from .webhook import WEBHOOK_ISSUES, gateway_is_local, issue_id
 
 # Every gateway's secrets and account names, and the integration's own.
 TO_REDACT = {
@@ -67,12 +67,10 @@ async def async_get_config_entry_diagnostics(
                 "statuses_remembered": len(runtime.inbound.statuses),
                 "last_delivery": health.last_delivery.isoformat() if health.last_delivery else None,
                 "refused": {reason.value: count for reason, count in health.refused.items()},
-                "webhook_unreachable": issues.async_get_issue(DOMAIN, issue_id(entry)) is not None,
-                "webhook_unsigned": issues.async_get_issue(DOMAIN, unsigned_issue_id(entry))
-                is not None,
-                # Meta's dashboard does not know the callback URL yet (the Cloud API).
-                "webhook_handshake": issues.async_get_issue(DOMAIN, handshake_issue_id(entry))
-                is not None,
+                **{
+                    issue: issues.async_get_issue(DOMAIN, issue_id(entry, issue)) is not None
+                    for issue in WEBHOOK_ISSUES
+                },
             },
         },
         TO_REDACT,

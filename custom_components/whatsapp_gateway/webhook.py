@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 import ipaddress
 from types import ModuleType
+from typing import Final
 
 from aiohttp import web
 from aiohttp.hdrs import METH_GET, METH_POST
@@ -175,19 +176,18 @@ async def async_delete_cloudhook(hass: HomeAssistant, entry: WhatsAppConfigEntry
         await cloud.async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
 
 
-def issue_id(entry: WhatsAppConfigEntry) -> str:
-    """The repair issue raised when the gateway cannot reach Home Assistant."""
-    return f"webhook_unreachable_{entry.entry_id}"
+# The repair issues of an account's webhook, by their translation key: the gateway cannot
+# reach Home Assistant; it posts without the signature it was given; Meta's dashboard does not
+# know the callback URL yet (the Cloud API).
+UNREACHABLE: Final = "webhook_unreachable"
+UNSIGNED: Final = "webhook_unsigned"
+HANDSHAKE: Final = "webhook_handshake"
+WEBHOOK_ISSUES: Final = (UNREACHABLE, UNSIGNED, HANDSHAKE)
 
 
-def handshake_issue_id(entry: WhatsAppConfigEntry) -> str:
-    """The repair issue telling what to enter in Meta's dashboard, until Meta checked it."""
-    return f"webhook_handshake_{entry.entry_id}"
-
-
-def unsigned_issue_id(entry: WhatsAppConfigEntry) -> str:
-    """The repair issue raised when the gateway posts without the signature it was given."""
-    return f"webhook_unsigned_{entry.entry_id}"
+def issue_id(entry: WhatsAppConfigEntry, issue: str) -> str:
+    """The id of one of an account's repair issues: its translation key and the entry."""
+    return f"{issue}_{entry.entry_id}"
 
 
 class WebhookReceiver:
@@ -210,7 +210,7 @@ class WebhookReceiver:
         self._url: str | None = None
         # Whether the "stopped signing" issue is up (it outlives a reload of the entry).
         self._unsigned_issue = (
-            ir.async_get(hass).async_get_issue(DOMAIN, unsigned_issue_id(entry)) is not None
+            ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry, UNSIGNED)) is not None
         )
         self._key_pushed_at: float | None = None
 
@@ -228,28 +228,16 @@ class WebhookReceiver:
         self._async_register()
         url = await self._async_reachable_url()
         if url is None:
-            self._async_raise_issue(issue_id(self._entry), "webhook_unreachable")
+            self._async_raise_issue(UNREACHABLE)
             return
         await self._async_configure(url)
         if self._gateway.webhook_handshake and self._entry.data.get(CONF_WEBHOOK_VERIFIED) != url:
             # Set in the gateway's own dashboard: say what to enter there, until it checked.
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                handshake_issue_id(self._entry),
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="webhook_handshake",
-                translation_placeholders={
-                    "title": self._entry.title,
-                    "url": url,
-                    "verify_token": self._secret or "",
-                },
-            )
+            self._async_raise_issue(HANDSHAKE, url=url, verify_token=self._secret or "")
 
     async def _async_configure(self, url: str) -> None:
         """Point the gateway at this URL; the gateway can reach Home Assistant then."""
-        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry))
+        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry, UNREACHABLE))
         await self._gateway.configure_webhook(url, self._secret)
         self._url = url
 
@@ -268,15 +256,16 @@ class WebhookReceiver:
         await self._router.async_catch_up()
 
     @callback
-    def _async_raise_issue(self, issue: str, translation_key: str) -> None:
+    def _async_raise_issue(self, issue: str, **placeholders: str) -> None:
+        """Raise one of the account's repair issues; its text names the account."""
         ir.async_create_issue(
             self._hass,
             DOMAIN,
-            issue,
+            issue_id(self._entry, issue),
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=translation_key,
-            translation_placeholders={"title": self._entry.title},
+            translation_key=issue,
+            translation_placeholders={"title": self._entry.title, **placeholders},
         )
 
     def _async_register(self) -> WebhookSlot:
@@ -379,7 +368,7 @@ class WebhookReceiver:
             self._hass.config_entries.async_update_entry(
                 self._entry, data={**self._entry.data, CONF_WEBHOOK_VERIFIED: self._url}
             )
-            ir.async_delete_issue(self._hass, DOMAIN, handshake_issue_id(self._entry))
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry, HANDSHAKE))
 
     @callback
     def handle(self, post: Post) -> web.Response:
@@ -406,7 +395,7 @@ class WebhookReceiver:
         self._async_webhook_proven()
         if self._unsigned_issue:
             self._unsigned_issue = False
-            ir.async_delete_issue(self._hass, DOMAIN, unsigned_issue_id(self._entry))
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry, UNSIGNED))
         self._router.async_dispatch(events)
         return web.Response(status=HTTPStatus.OK)
 
@@ -415,7 +404,7 @@ class WebhookReceiver:
         """The gateway posts unsigned although it holds our key: say so, and push the key."""
         if not self._unsigned_issue:
             self._unsigned_issue = True
-            self._async_raise_issue(unsigned_issue_id(self._entry), "webhook_unsigned")
+            self._async_raise_issue(UNSIGNED)
         now = self._hass.loop.time()
         if self._url is None or (
             self._key_pushed_at is not None and now - self._key_pushed_at < SIGNING_REPAIR_INTERVAL
