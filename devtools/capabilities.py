@@ -13,6 +13,8 @@ import argparse
 from pathlib import Path
 import sys
 
+from homeassistant.util.yaml import load_yaml_dict
+
 from custom_components.whatsapp_gateway.gateway import GATEWAYS, Capability
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +38,15 @@ ACTION_NEEDS: dict[str, Capability | None] = {
     "send_poll": Capability.POLL,
     "send_template": Capability.TEMPLATES,
 }
-# The actions that can wait for a receipt (`wait_for`).
-CONFIRMING = ("send_message", "send_file", "send_location", "send_poll", "send_template")
+# The actions' fields: the ones that take `wait_for` can wait for a receipt.
+SERVICES = load_yaml_dict(ROOT / "custom_components" / "whatsapp_gateway" / "services.yaml")
+
+
+def action_row(action: str, more: str = "") -> tuple[str, tuple[Capability, ...]]:
+    """A row of the table for an action, with what the action needs."""
+    needed = ACTION_NEEDS[action]
+    return f"`{action}`{more}", () if needed is None else (needed,)
+
 
 # What a user can do, and the capabilities that give it (any one of them; none: every gateway).
 ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
@@ -45,15 +54,15 @@ ROWS: tuple[tuple[str, tuple[Capability, ...]], ...] = (
     ("Quote a message (`reply_to`)", (Capability.REPLY,)),
     ("Voice messages", (Capability.VOICE,)),
     ("Stickers", (Capability.STICKER,)),
-    ("`send_location`", (Capability.LOCATION,)),
-    ("`send_reaction`", (Capability.REACTION,)),
-    ("`edit_message`", (Capability.EDIT,)),
-    ("`delete_message`", (Capability.DELETE,)),
-    ("`send_typing`", (Capability.TYPING,)),
-    ("`send_poll`", (Capability.POLL,)),
+    action_row("send_location"),
+    action_row("send_reaction"),
+    action_row("edit_message"),
+    action_row("delete_message"),
+    action_row("send_typing"),
+    action_row("send_poll"),
     ("Poll votes (`poll_vote`) with the options chosen", (Capability.POLL_VOTES,)),
-    ("`send_template` (approved templates)", (Capability.TEMPLATES,)),
-    ("`mark_read`", (Capability.MARK_READ,)),
+    action_row("send_template", " (approved templates)"),
+    action_row("mark_read"),
     ("Call events", (Capability.CALLS,)),
     ("`mentions` in message events; groups only when mentioned", (Capability.MENTIONS,)),
     ("Delivery receipts, `wait_for: delivered` or `read`", (Capability.RECEIPTS,)),
@@ -110,7 +119,7 @@ def gateways_of(action: str) -> str:
             f"- Not with {', '.join(unable)}: there the action fails with *… cannot do this*"
             " and sends nothing.",
         ]
-    if action in CONFIRMING:
+    if "wait_for" in SERVICES[action]["fields"]:
         lines.append(
             f"- `wait_for: delivered` or `read`: {', '.join(names(Capability.RECEIPTS))}"
             " (see [Waiting for the receipt](README.md#waiting-for-the-receipt))."
