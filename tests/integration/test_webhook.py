@@ -447,6 +447,7 @@ async def test_reactions_edits_and_deletions(
 async def test_a_contact_card_carries_its_name_and_card(
     hass: HomeAssistant, wuzapi_account: MockConfigEntry, simulator: SimulatorHandle, bus: Bus
 ) -> None:
+    """A shared contact card's event names the contact and holds the card, to save or call."""
     received = bus.listen(EVENT_MESSAGE_RECEIVED)
     vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:Plumber Paul\nTEL:+491709876543\nEND:VCARD"
     await simulator.control(
